@@ -1,0 +1,1 @@
+"""Entry points of the helper commands (``shapepipe_simulate``, ``cfis_field_select``, ...)."""

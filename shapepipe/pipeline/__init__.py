@@ -1,0 +1,1 @@
+"""The pipeline core: configuration, file matching, run directories and job execution."""

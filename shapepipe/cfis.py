@@ -1,0 +1,69 @@
+"""CFIS/UNIONS naming and tiling conventions.
+
+Tiles are 0.5 deg wide and named ``XXX.YYY`` with ``YYY = rint((dec + 90) * 2)``
+and ``XXX = rint(ra * cos(dec) * 2)`` (720 wraps to 0). Exposures are named by
+their 7-digit CFHT odometer with a ``p`` suffix (``2113737p``).
+"""
+
+import re
+
+import numpy as np
+
+TILE_SIZE_DEG = 0.5
+TILE_PIXEL_SCALE = 0.1857  # arcsec / pixel
+TILE_NPIX = 10000
+TILE_ZERO_POINT = 30.0
+EXPOSURE_PIXEL_SCALE = 0.187  # arcsec / pixel
+N_CCD = 40
+
+
+def tile_id_from_coord(ra, dec):
+    """Tile ID ``'XXX.YYY'`` of the tile whose centre is closest to (ra, dec) [deg]."""
+    yyy = int(np.rint((dec + 90.0) * 2))
+    dec_c = yyy / 2.0 - 90.0
+    xxx = int(np.rint(ra * np.cos(np.radians(dec_c)) * 2)) % 720
+    return f'{xxx:03d}.{yyy:03d}'
+
+
+def tile_coord_from_id(tile_id):
+    """Centre (ra, dec) in degrees of tile ``'XXX.YYY'`` (also ``XXX-YYY``)."""
+    match = re.fullmatch(r'(\d{3})[.\-_](\d{3})', str(tile_id).strip())
+    if not match:
+        raise ValueError(f'{tile_id!r} is not a CFIS tile ID (expected XXX.YYY)')
+    xxx, yyy = (int(g) for g in match.groups())
+    dec = yyy / 2.0 - 90.0
+    ra = xxx / 2.0 / np.cos(np.radians(dec))
+    return ra, dec
+
+
+def pipeline_id(raw_id):
+    """Convert a raw CFIS ID to ShapePipe's: ``.`` -> ``-``, letters removed.
+
+    ``'277.282'`` -> ``'277-282'``, ``'2113737p'`` -> ``'2113737'``.
+    """
+    return re.sub(r'[A-Za-z]', '', str(raw_id).replace('.', '-'))
+
+
+def pipeline_ext(ext):
+    """Extension without inner dots: ``'.fits.fz'`` -> ``'.fitsfz'``."""
+    ext = ext if ext.startswith('.') else '.' + ext
+    return '.' + ext[1:].replace('.', '')
+
+
+def exposure_raw_name(odometer, kind='image'):
+    """Raw CFIS exposure file name: kind ``image`` -> ``2113737p.fits.fz``,
+    ``weight`` -> ``2113737p.weight.fits.fz``, ``flag`` -> ``2113737p.flag.fits.fz``."""
+    middle = '' if kind == 'image' else f'.{kind}'
+    return f'{int(odometer)}p{middle}.fits.fz'
+
+
+def tile_raw_name(tile_id, kind='image'):
+    """Raw CFIS tile name: ``CFIS.277.282.r.fits`` or ``CFIS.277.282.r.weight.fits.fz``."""
+    if kind == 'image':
+        return f'CFIS.{tile_id}.r.fits'
+    return f'CFIS.{tile_id}.r.{kind}.fits.fz'
+
+
+def ccd_is_flipped(ccd):
+    """MegaCam CCDs read out rotated by 180 degrees (< 18, and 36, 37)."""
+    return ccd < 18 or ccd in (36, 37)

@@ -1,0 +1,1 @@
+"""Science code of the example modules: joining small text files."""

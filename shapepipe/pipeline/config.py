@@ -1,0 +1,213 @@
+"""Reading and validating ShapePipe ``.ini`` configuration files.
+
+The format is ShapePipe's: standard INI with ``$VAR`` expansion, comma lists
+that may continue over several lines, one section per module (``[NAME_RUNNER]``,
+or ``[NAME_RUNNER_RUN_N]`` when a module runs more than once). Every key of the
+pipeline sections is declared here once; module keys are declared by the
+runners. :func:`load_config` only parses; :meth:`ShapePipeConfig.validate`
+checks everything against the declarations before any job starts.
+"""
+
+import configparser
+import os
+
+from shapepipe.errors import ConfigError
+from shapepipe.pipeline.options import REQUIRED, Option, expand, read_options, split_list, suggest
+
+PIPELINE_OPTIONS = {
+    'DEFAULT': (
+        Option('VERBOSE', 'bool', True, 'Print the main log and progress bars to the console'),
+        Option('RUN_NAME', 'str', 'shapepipe_run', 'Base name of the run directory'),
+        Option('RUN_DATETIME', 'bool', True, 'Append _YYYY-MM-DD_HH-MM-SS to the run directory name'),
+    ),
+    'EXECUTION': (
+        Option('MODULE', 'list', REQUIRED, 'Module runners to run, in order'),
+        Option('MODE', 'str', 'smp', 'smp: joblib on one machine; mpi: MPI over mpiexec ranks',
+               choices=('smp', 'mpi')),
+        Option('SEED', 'int', 0, 'Run seed: random generators are seeded from it and the file number'),
+    ),
+    'FILE': (
+        Option('LOG_NAME', 'str', 'shapepipe', 'Name of the main log file (in <run>/logs/)'),
+        Option('RUN_LOG_NAME', 'str', 'shapepipe_runs', 'Name of the run log in OUTPUT_DIR (.txt added)'),
+        Option('INPUT_DIR', 'list', REQUIRED,
+               'Input directories or links (last:MODULE, all:MODULE, PATTERN:MODULE)'),
+        Option('OUTPUT_DIR', 'str', REQUIRED, 'Directory that receives the run directories'),
+        Option('FILE_PATTERN', 'list', None, 'Input file patterns (overrides the runners\' defaults)'),
+        Option('FILE_EXT', 'list', None, 'Input file extensions, one or one per pattern'),
+        Option('NUMBERING_SCHEME', 'str', None,
+               'File numbering: RE:<regex> or an example such as -0000000-0 (default RE:\\_\\d+)'),
+        Option('NUMBER_LIST', 'list', None, 'File numbers to process: a file (one a line) or a list'),
+        Option('CORRECT_FILE_PATTERN', 'bool', True,
+               'Let a pattern match a longer name (star_split -> star_split_ratio_80)'),
+    ),
+    'JOB': (
+        Option('SMP_BATCH_SIZE', 'int', 1, 'Number of jobs run in parallel (SMP mode)'),
+        Option('SMP_BACKEND', 'str', 'loky', 'joblib backend',
+               choices=('loky', 'multiprocessing', 'threading')),
+        Option('TIMEOUT', 'str', None, 'Time limit per job, HH:MM:SS or seconds (none if empty)'),
+    ),
+    'WORKER': (
+        Option('PROCESS_PRINT_LIMIT', 'int', 200,
+               'Print one console line per job only for modules with at most this many jobs'),
+    ),
+}
+
+# Keys every module section accepts; the pipeline handles them.
+MODULE_COMMON_OPTIONS = (
+    Option('INPUT_DIR', 'list', None, 'Input directories or links, replacing the default inputs'),
+    Option('ADD_INPUT_DIR', 'list', None, 'Input directories or links added to the inputs'),
+    Option('INPUT_MODULE', 'list', None, 'Module(s) whose output is the input'),
+    Option('ADD_INPUT_MODULE', 'list', None, 'Module(s) added to the input modules'),
+    Option('FILE_PATTERN', 'list', None, 'Input file patterns'),
+    Option('ADD_FILE_PATTERN', 'list', None, 'Input file patterns added to the defaults'),
+    Option('FILE_EXT', 'list', None, 'Input file extensions'),
+    Option('ADD_FILE_EXT', 'list', None, 'Input file extensions added to the defaults'),
+    Option('NUMBERING_SCHEME', 'str', None, 'File numbering scheme of this module'),
+    Option('NUMBER_LIST', 'list', None, 'File numbers to process (a file or a list)'),
+    Option('DEPENDS', 'list', None, 'Python packages the module needs'),
+    Option('ADD_DEPENDS', 'list', None, 'Python packages added to the dependencies'),
+    Option('EXECUTES', 'list', None, 'Executables the module runs'),
+    Option('ADD_EXECUTES', 'list', None, 'Executables added to those checked'),
+    Option('RUN_METHOD', 'str', None, 'parallel or serial', choices=('parallel', 'serial')),
+    Option('TIMEOUT', 'str', None, 'Time limit per job for this module'),
+)
+
+
+class ShapePipeConfig(configparser.ConfigParser):
+    """A parsed ShapePipe config: ConfigParser plus ShapePipe's accessors.
+
+    Keys are case-insensitive (stored upper case); section names are upper case.
+    """
+
+    def __init__(self, path=None):
+        super().__init__()
+        self.path = path
+        self.run_seed = 0
+        self._module_options = {}
+        self._pipeline_values = {}
+
+    def optionxform(self, optionstr):
+        return optionstr.upper()
+
+    # ShapePipe's accessors -------------------------------------------------
+    def getexpanded(self, section, option):
+        """The value with environment variables and ``~`` expanded."""
+        return expand(self.get(section, option))
+
+    def getlist(self, section, option, delimiter=','):
+        """The value as a list of expanded strings (commas and newlines split)."""
+        return [expand(item) for item in split_list(self.get(section, option))]
+
+    # shapepipe's typed access -----------------------------------------------
+    def section_keys(self, section):
+        """Keys written in ``section`` itself (not inherited from DEFAULT)."""
+        if section == 'DEFAULT':
+            return dict(self._defaults)
+        if not self.has_section(section):
+            return {}
+        return {key: self.get(section, key) for key in self._sections[section]}
+
+    def pipeline(self, section, key):
+        """Validated value of a pipeline key (``[FILE] OUTPUT_DIR`` ...)."""
+        return self._pipeline_values[section][key]
+
+    def module_options(self, section):
+        """Validated options of a module section: ``{KEY: typed value}``."""
+        try:
+            return self._module_options[section]
+        except KeyError:
+            raise ConfigError(f'{self.where(section)}section was not validated') from None
+
+    def where(self, section):
+        """Message prefix naming the config file and section."""
+        return f'{os.path.basename(self.path or "config")} [{section}] '
+
+    def validate_pipeline_sections(self):
+        """Check the pipeline sections' keys and types; store their values."""
+        for section, declared in PIPELINE_OPTIONS.items():
+            if section != 'DEFAULT' and not self.has_section(section):
+                if any(opt.required for opt in declared):
+                    raise ConfigError(
+                        f'{os.path.basename(self.path)}: missing section [{section}]'
+                        f' (it needs {", ".join(o.name for o in declared if o.required)})',
+                        section=section,
+                    )
+            raw = self.section_keys(section)
+            if section == 'DEFAULT':
+                # DEFAULT may hold user variables for %(name)s interpolation.
+                raw = {k: v for k, v in raw.items() if k in {o.name for o in declared}}
+            self._pipeline_values[section] = read_options(declared, raw, self.where(section))
+        self.run_seed = self._pipeline_values['EXECUTION']['SEED']
+        if self._pipeline_values['JOB']['SMP_BATCH_SIZE'] < 1:
+            raise ConfigError(f'{self.where("JOB")}SMP_BATCH_SIZE must be >= 1')
+        parse_timeout(self._pipeline_values['JOB']['TIMEOUT'], self.where('JOB'))
+
+    def validate_module_section(self, section, declared, required_section=False):
+        """Check a module section against its runner's declared options."""
+        exists = self.has_section(section)
+        if not exists and (required_section or any(opt.required for opt in declared)):
+            missing = ', '.join(o.name for o in declared if o.required)
+            hint = suggest(section, self.sections())
+            raise ConfigError(
+                f'{os.path.basename(self.path)}: missing section [{section}]'
+                f'{hint or f" (it needs {missing})"}', section=section,
+            )
+        raw = self.section_keys(section)
+        values = read_options(
+            tuple(declared) + MODULE_COMMON_OPTIONS, raw, self.where(section),
+        )
+        if values.get('TIMEOUT'):
+            parse_timeout(values['TIMEOUT'], self.where(section))
+        self._module_options[section] = values
+        return values
+
+
+def parse_timeout(text, where=''):
+    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a number; None when empty."""
+    if text is None or not str(text).strip():
+        return None
+    parts = str(text).strip().split(':')
+    try:
+        if len(parts) > 3:
+            raise ValueError
+        seconds = 0.0
+        for part in parts:
+            seconds = seconds * 60 + float(part)
+    except ValueError:
+        raise ConfigError(
+            f'{where}TIMEOUT = {text!r}: expected HH:MM:SS or a number of seconds'
+        ) from None
+    if seconds <= 0:
+        raise ConfigError(f'{where}TIMEOUT = {text!r} must be positive')
+    return seconds
+
+
+def load_config(path):
+    """Parse a config file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, unreadable or not valid INI.
+    """
+    if not os.path.isfile(path):
+        raise ConfigError(
+            f'config file {path!r} not found: give its path with -c (e.g. '
+            f'shapepipe_run -c $SP_CONFIG/config.ini)', path=path,
+        )
+    config = ShapePipeConfig(os.path.abspath(path))
+    try:
+        with open(path) as handle:
+            config.read_file(handle)
+        # Resolve interpolation once so errors surface here, not in a job.
+        for section in config.sections():
+            for key in config._sections[section]:
+                config.get(section, key)
+    except OSError as error:
+        raise ConfigError(f'cannot read config file {path!r}: {error.strerror}', path=path) from None
+    except configparser.Error as error:
+        first = str(error).strip().splitlines()[0]
+        raise ConfigError(f'{path}: not a valid config file: {first}', path=path) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f'{path}: not a text config file', path=path) from None
+    return config

@@ -1,0 +1,133 @@
+"""Running one job: its process log, time limit and outcome."""
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from shapepipe.errors import JobSkipped, JobTimeoutError
+from shapepipe.pipeline.execute import set_job_deadline
+from shapepipe.pipeline.module_registry import load_runner
+
+OK, FAILED, SKIPPED = 'ok', 'failed', 'skipped'
+
+
+@dataclass
+class JobResult:
+    """What the driver learns about a finished job."""
+
+    module_run: str
+    number: str
+    status: str
+    message: str
+    log_path: str
+    seconds: float
+    host: str
+
+
+def process_log_path(job):
+    """``<module>/logs/process<num>.log`` (``process_serial.log`` for serial jobs)."""
+    name = f'process{job.number}.log' if job.number else 'process_serial.log'
+    return os.path.join(job.run_dirs['logs'], name)
+
+
+def _make_logger(job, path):
+    logger = logging.Logger(f'shapepipe.{job.module_run}{job.number}')
+    handler = logging.FileHandler(path, mode='w')
+    handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(message)s'))
+    logger.addHandler(handler)
+    return logger, handler
+
+
+def _alarm(signum, frame):
+    raise JobTimeoutError('job TIMEOUT reached')
+
+
+def _call(func, args, timeout):
+    """Call ``func(*args)`` within ``timeout`` seconds (None: no limit).
+
+    In a main thread (SMP processes, MPI ranks, serial runs) a timer signal
+    interrupts the job. In a thread (threading backend) the job runs in a
+    helper thread and is abandoned when the time is up: a Python thread cannot
+    be stopped, but the run goes on and executables it started are killed by
+    their own deadline.
+    """
+    if timeout is None:
+        return func(*args)
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            return func(*args)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome = {}
+
+    def target():
+        set_job_deadline(time.monotonic() + timeout)
+        try:
+            outcome['value'] = func(*args)
+        except BaseException as error:  # re-raised in the calling thread
+            outcome['error'] = error
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise JobTimeoutError('job TIMEOUT reached (the thread was abandoned)')
+    if 'error' in outcome:
+        raise outcome['error']
+    return outcome.get('value')
+
+
+def _log_output(logger, output):
+    """Log a runner's returned ``(stdout, stderr)``."""
+    if not output:
+        return
+    if not isinstance(output, (tuple, list)):
+        output = (output, '')
+    for label, text in zip(('stdout', 'stderr'), output):
+        if text:
+            logger.info('%s of the module:\n%s', label, str(text).rstrip())
+
+
+def run_job(job, config):
+    """Run one job and return its :class:`JobResult`; never raises for job errors."""
+    start = time.monotonic()
+    log_path = process_log_path(job)
+    host = socket.gethostname()
+    logger, handler = _make_logger(job, log_path)
+    logger.info('module %s, job %s, host %s, pid %d', job.module_run,
+                job.number or '(serial)', host, os.getpid())
+    if job.files and isinstance(job.files[0], list):
+        logger.info('input: %d files in %d patterns', sum(map(len, job.files)), len(job.files))
+    else:
+        logger.info('input: %s', ', '.join(map(str, job.files)))
+    status, message = OK, ''
+    set_job_deadline(None if job.timeout is None else start + job.timeout)
+    try:
+        runner = load_runner(job.runner)
+        output = _call(runner, (job.files, job.run_dirs, job.number, config, job.section, logger),
+                       job.timeout)
+        _log_output(logger, output)
+    except JobSkipped as skip:
+        status, message = SKIPPED, str(skip)
+        logger.info('skipped: %s', message)
+    except JobTimeoutError as error:
+        status, message = FAILED, f'{error} ({job.timeout:g} s)'
+        logger.error('%s', message)
+    except Exception as error:  # one job's failure must not stop the run
+        status = FAILED
+        message = f'{type(error).__name__}: {error}'.splitlines()[0]
+        logger.error('job failed:\n%s', traceback.format_exc())
+    finally:
+        set_job_deadline(None)
+        seconds = time.monotonic() - start
+        logger.info('end of job: %s after %.2f s', status, seconds)
+        handler.close()
+    return JobResult(job.module_run, job.number, status, message, log_path, seconds, host)

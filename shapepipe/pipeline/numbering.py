@@ -1,0 +1,54 @@
+"""File numbering schemes: ShapePipe's example strings and ``RE:`` regexps."""
+
+import re
+
+from shapepipe.errors import ConfigError
+
+DEFAULT_SCHEME = r'RE:\_\d+'
+
+
+def scheme_to_regex(scheme):
+    """Convert a numbering scheme to a regular expression.
+
+    ``RE:<regex>`` is used as given. Otherwise each non-alphanumeric character
+    is a literal, a run of n > 1 alphanumerics is ``\\d{n}`` and a single one
+    is ``\\d+``: ``_0`` -> ``\\_\\d+``, ``-000-000`` -> ``\\-\\d{3}\\-\\d{3}``,
+    ``-0000000-0`` -> ``\\-\\d{7}\\-\\d+``, ``''`` -> ``''``.
+
+    Raises
+    ------
+    ConfigError
+        When the resulting expression does not compile.
+    """
+    if scheme is None:
+        scheme = DEFAULT_SCHEME
+    scheme = scheme.strip()
+    if scheme.startswith('RE:'):
+        regex = scheme[3:]
+    else:
+        parts = []
+        for token in re.findall(r'[A-Za-z0-9]+|[^A-Za-z0-9]', scheme):
+            if token[0].isalnum():
+                parts.append(r'\d+' if len(token) == 1 else rf'\d{{{len(token)}}}')
+            else:
+                # A backslash before punctuation is always a literal (``\_``, ``\-``).
+                parts.append('\\' + token)
+        regex = ''.join(parts)
+    try:
+        re.compile(regex)
+    except re.error as error:
+        raise ConfigError(
+            f'NUMBERING_SCHEME {scheme!r} is not a valid regular expression: {error}',
+            key='NUMBERING_SCHEME',
+        ) from None
+    return regex
+
+
+def file_name_regex(number_regex, ext):
+    """Regex splitting a file name into ``(prefix, number)`` before ``ext``."""
+    return re.compile(rf'^(?P<prefix>.*?)(?P<number>{number_regex}){re.escape(ext)}$')
+
+
+def natural_key(text):
+    """Sort key putting ``-2`` before ``-10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', text)]

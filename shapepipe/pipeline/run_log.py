@@ -1,0 +1,152 @@
+"""The run log and input-directory links (``last:``, ``all:``, ``PATTERN:``).
+
+The run log ``OUTPUT_DIR/<RUN_LOG_NAME>.txt`` has one line per run:
+``<run_dir> mod1,mod2,...``. A link names a module of an earlier (or the
+current) run: ``last:MOD`` is ``<newest run containing MOD>/MOD/output``,
+``all:MOD`` every such run (newest first), ``PATTERN:MOD`` the one run whose
+log line contains PATTERN.
+"""
+
+import os
+import re
+from dataclasses import dataclass
+
+from shapepipe.errors import InputError
+
+_RUN_SUFFIX = re.compile(r'^(?P<base>.+?)(?:_run_(?P<n>\d+))?$')
+
+
+@dataclass(frozen=True)
+class Link:
+    """A parsed input-directory entry.
+
+    ``kind`` is ``dir`` (a plain path), ``last``, ``all`` or ``pattern``.
+    """
+
+    kind: str
+    value: str
+    module: str = ''
+
+
+def parse_input_dir(text):
+    """Parse one ``INPUT_DIR`` entry into a :class:`Link`.
+
+    An existing directory of that name always wins over a link reading.
+    """
+    text = text.strip()
+    if os.path.isdir(text) or ':' not in text:
+        return Link('dir', text)
+    prefix, _, module = text.rpartition(':')
+    module = module.strip()
+    if not re.fullmatch(r'\w+', module) or '/' in module:
+        return Link('dir', text)
+    if prefix == 'last':
+        return Link('last', '', module)
+    if prefix == 'all':
+        return Link('all', '', module)
+    return Link('pattern', prefix, module)
+
+
+def split_run_name(name):
+    """``'x_runner_run_2'`` -> ``('x_runner', 2)``; ``'x_runner'`` -> ``('x_runner', None)``."""
+    match = _RUN_SUFFIX.match(name)
+    n = match.group('n')
+    return match.group('base'), (int(n) if n else None)
+
+
+class RunLog:
+    """Reader and writer of the run log file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def add_run(self, run_dir, modules):
+        """Append the line of a new run (before its modules run)."""
+        with open(self.path, 'a') as handle:
+            handle.write(f'{run_dir} {",".join(modules)}\n')
+
+    def runs(self):
+        """``[(run_dir, [modules])]`` oldest first; empty if no log yet."""
+        if not os.path.isfile(self.path):
+            return []
+        entries = []
+        with open(self.path) as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                run_dir, _, modules = line.rpartition(' ')
+                if not run_dir:
+                    run_dir, modules = modules, ''
+                entries.append((run_dir, [m.strip() for m in modules.split(',') if m.strip()]))
+        return entries
+
+    def _run_dir_path(self, run_dir):
+        # Run directories are written as given in OUTPUT_DIR; a relative one is
+        # relative to where shapepipe_run was started, which may differ from now.
+        if os.path.isabs(run_dir) or os.path.isdir(run_dir):
+            return run_dir
+        return os.path.join(os.path.dirname(self.path), os.path.basename(run_dir))
+
+    def candidates(self, module):
+        """Output directories of ``module`` over the runs, newest first."""
+        base, number = split_run_name(module)
+        found = []
+        for run_dir, modules in reversed(self.runs()):
+            if base not in [split_run_name(m)[0] for m in modules]:
+                continue
+            output = module_output_dir(self._run_dir_path(run_dir), base, number)
+            if output:
+                found.append((run_dir, output))
+        return found
+
+    def resolve(self, link):
+        """Directories that a link points to.
+
+        Raises
+        ------
+        InputError
+            When no run in the log holds the module's output.
+        """
+        found = self.candidates(link.module)
+        if link.kind == 'pattern':
+            found = [(run, out) for run, out in found if link.value in run]
+            if len(found) > 1:
+                raise InputError(
+                    f'{link.value}:{link.module} matches {len(found)} runs in {self.path}: '
+                    f'use a longer pattern (e.g. the full date)', path=self.path,
+                )
+        if not found:
+            what = {'last': 'last:', 'all': 'all:', 'pattern': f'{link.value}:'}[link.kind]
+            raise InputError(
+                f'{what}{link.module}: no run in {self.path} has output of {link.module}; '
+                f'run that module first or give a directory', path=self.path,
+            )
+        if link.kind == 'last':
+            return [found[0][1]]
+        return [out for _, out in found]
+
+
+def module_output_dir(run_dir, base, number=None):
+    """``<run_dir>/<module>[_run_N]/output`` if it exists, else None.
+
+    Without a run number, a module that ran several times gives its last run.
+    """
+    names = []
+    if number is None:
+        names.append(base)
+        if os.path.isdir(run_dir):
+            runs = sorted(
+                (split_run_name(d)[1], d) for d in os.listdir(run_dir)
+                if split_run_name(d)[0] == base and split_run_name(d)[1] is not None
+            )
+            names.extend(d for _, d in reversed(runs))
+    else:
+        names.append(f'{base}_run_{number}')
+        if number == 1:
+            names.append(base)
+    for name in names:
+        path = os.path.join(run_dir, name, 'output')
+        if os.path.isdir(path):
+            return path
+    return None

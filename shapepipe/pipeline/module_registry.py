@@ -1,19 +1,54 @@
-"""Finding and importing module runners (``shapepipe.modules.<name>_runner``)."""
+"""Finding and importing module runners.
 
+Runners are ``shapepipe.modules.<name>_runner``; a user's own runners can live
+in the directories listed in the ``SHAPEPIPE_MODULE_PATH`` environment
+variable (``:``-separated), as ``<name>_runner.py`` files.
+"""
+
+import glob
 import importlib
+import importlib.util
+import os
 import pkgutil
+import sys
 
 import shapepipe.modules as modules_package
 from shapepipe.errors import ConfigError
 from shapepipe.pipeline.options import suggest
 
+USER_PATH_VARIABLE = 'SHAPEPIPE_MODULE_PATH'
+
+
+def _user_runner_files():
+    files = {}
+    for directory in os.environ.get(USER_PATH_VARIABLE, '').split(os.pathsep):
+        if directory:
+            for path in sorted(glob.glob(os.path.join(directory, '*_runner.py'))):
+                files.setdefault(os.path.basename(path)[:-3], path)
+    return files
+
 
 def available_runners():
-    """Names of every installed runner, sorted."""
-    return sorted(
+    """Names of every installed runner and of the user's own, sorted."""
+    names = {
         info.name for info in pkgutil.iter_modules(modules_package.__path__)
         if info.name.endswith('_runner')
-    )
+    }
+    return sorted(names | set(_user_runner_files()))
+
+
+def _import(name):
+    user_files = _user_runner_files()
+    builtin = importlib.util.find_spec(f'shapepipe.modules.{name}') is not None
+    if builtin or name not in user_files:
+        return importlib.import_module(f'shapepipe.modules.{name}')
+    key = f'shapepipe_user_modules.{name}'
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, user_files[name])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
 
 
 def load_runner(name):
@@ -30,10 +65,10 @@ def load_runner(name):
             f'unknown module {name!r} in [EXECUTION] MODULE{suggest(name, names)}; '
             f'`shapepipe_run -l` lists the modules', key='MODULE',
         )
-    module = importlib.import_module(f'shapepipe.modules.{name}')
+    module = _import(name)
     func = getattr(module, name, None)
     if func is None or not hasattr(func, 'runner_info'):
         raise ConfigError(
-            f'shapepipe/modules/{name}.py has no function {name} decorated with @module_runner'
+            f'{module.__file__}: no function {name} decorated with @module_runner'
         )
     return func

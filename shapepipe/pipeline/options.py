@@ -134,8 +134,9 @@ class Option:
 
 def suggest(name, candidates):
     """Return ``' (did you mean X?)'`` for the closest candidate, or ``''``."""
-    match = difflib.get_close_matches(name.upper(), [c.upper() for c in candidates], n=1, cutoff=0.6)
-    return f' (did you mean {match[0]}?)' if match else ''
+    by_upper = {str(c).upper(): str(c) for c in candidates}
+    match = difflib.get_close_matches(name.upper(), list(by_upper), n=1, cutoff=0.6)
+    return f' (did you mean {by_upper[match[0]]}?)' if match else ''
 
 
 def read_options(declared, raw, where, ignore=()):

@@ -1,0 +1,35 @@
+# shapepipe: `make demo` installs everything and runs the main job;
+# `make test` installs everything and runs the test suite.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= demo_run
+
+.PHONY: install system-deps demo test benchmark clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+$(STAMP): requirements.txt setup.py pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	$(PY) -m pip install -q --no-deps -e . >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	$(PY) -c "import shapepipe.pipeline.run, galsim, astropy, sqlitedict, mpi4py.MPI"
+	@touch $(STAMP)
+
+demo: install
+	@bash scripts/run_demo.sh $(DEMO_DIR)
+
+test: install
+	$(PY) -m pytest -q
+
+benchmark: install
+	$(PY) -m pytest -q -m benchmark
+	$(PY) benchmarks/bench_dispatch.py
+
+clean:
+	rm -rf $(VENV) *.egg-info example/output $(DEMO_DIR)

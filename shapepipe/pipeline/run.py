@@ -187,7 +187,7 @@ class Pipeline:
         status = EXIT_OK
         try:
             for run in self.module_runs:
-                summaries.append(self._run_module(run, executor))
+                self._run_module(run, executor, summaries)
         except KeyboardInterrupt:
             self.log.error('interrupted (Ctrl-C): the run stops; finished outputs are kept')
             status = EXIT_INTERRUPTED
@@ -200,7 +200,9 @@ class Pipeline:
             handler.close()
         return status
 
-    def _run_module(self, run, executor):
+    def _run_module(self, run, executor, summaries):
+        """Run one module's jobs; its summary is appended to ``summaries`` at once,
+        so an interrupted module still shows what it finished."""
         props = self.props[run.name]
         where = self.config.where(run.section)
         module_dir = os.path.join(self.run_dir, run.name)
@@ -212,6 +214,7 @@ class Pipeline:
         os.makedirs(run_dirs['output'], exist_ok=True)
         os.makedirs(run_dirs['logs'], exist_ok=True)
         summary = ModuleSummary(run.name)
+        summaries.append(summary)
         start = time.monotonic()
         self.log.info('-- %s %s: batch size %s, timeout %s', run.name, run.info.version,
                       getattr(executor, 'n_jobs', executor.ranks),
@@ -224,7 +227,7 @@ class Pipeline:
             self.log.error('ERROR %s could not start: %s', run.name, error)
             summary.not_started = 1
             summary.seconds = time.monotonic() - start
-            return summary
+            return
         for pf in found:
             self.log.info('   input %s*%s: %d files in %s', pf.pattern, pf.ext, len(pf.files),
                           pf.directory)
@@ -258,7 +261,6 @@ class Pipeline:
             if bar is not None:
                 bar.close()
             summary.seconds = time.monotonic() - start
-        return summary
 
 
 def _smp_executor(config):

@@ -1,0 +1,99 @@
+"""Read a SExtractor catalogue and write selections in the same layout.
+
+FITS_LDAC (HDU 1 ``LDAC_IMHEAD``, HDU 2 ``LDAC_OBJECTS``) selections keep
+both HDUs, so PSFEx can read them; a plain FITS table keeps its one table HDU.
+"""
+
+import numpy as np
+from astropy.io import fits
+
+from shapepipe.errors import InputError
+from shapepipe.io.atomic import atomic_path
+
+OBJECTS = 'LDAC_OBJECTS'
+IMHEAD = 'LDAC_IMHEAD'
+
+
+class Catalog:
+    """A catalogue in memory.
+
+    Attributes
+    ----------
+    path : str
+    data : astropy.io.fits.FITS_rec
+        The objects.
+    header : astropy.io.fits.Header
+        Header of the objects HDU.
+    imhead : astropy.io.fits.BinTableHDU or None
+        The ``LDAC_IMHEAD`` HDU of a FITS_LDAC file.
+    """
+
+    def __init__(self, path, data, header, imhead=None):
+        self.path = path
+        self.data = data
+        self.header = header
+        self.imhead = imhead
+
+    def __len__(self):
+        return len(self.data)
+
+    @classmethod
+    def read(cls, path):
+        """Read the objects HDU (``LDAC_OBJECTS``, else the first table)."""
+        try:
+            with fits.open(path, memmap=False) as hdul:
+                names = [hdu.name for hdu in hdul]
+                if OBJECTS in names:
+                    objects = hdul[OBJECTS]
+                else:
+                    tables = [hdu for hdu in hdul if isinstance(hdu, fits.BinTableHDU)
+                              and hdu.name != IMHEAD]
+                    if not tables:
+                        raise InputError(f'{path}: no table HDU (expected a SExtractor '
+                                         f'FITS_LDAC catalogue)', path=path)
+                    objects = tables[0]
+                imhead = hdul[IMHEAD].copy() if IMHEAD in names else None
+                data = objects.data
+                if data is None:  # a table with no rows
+                    data = fits.FITS_rec.from_columns(objects.columns, nrows=0)
+                return cls(path, data.copy(), objects.header.copy(), imhead)
+        except InputError:
+            raise
+        except (OSError, ValueError, TypeError) as error:
+            raise InputError(f'{path}: cannot read catalogue ({error})', path=path) from None
+
+    def write_selection(self, path, rows):
+        """Write the rows selected by ``rows`` (bool mask or indices) atomically."""
+        subset = self.data[rows]
+        hdus = [fits.PrimaryHDU()]
+        if self.imhead is not None:
+            hdus.append(self.imhead.copy())
+        table = fits.BinTableHDU(data=subset, header=self.header.copy(),
+                                 name=OBJECTS if self.imhead is not None else
+                                 (self.header.get('EXTNAME') or OBJECTS))
+        hdus.append(table)
+        with atomic_path(path) as tmp:
+            fits.HDUList(hdus).writeto(tmp)
+        return len(subset)
+
+
+def write_table(path, columns, imhead=None):
+    """Write ``{name: array}`` as a FITS table (``LDAC_OBJECTS``), optionally LDAC."""
+    cols = []
+    for name, values in columns.items():
+        values = np.asarray(values)
+        cols.append(fits.Column(name=name, array=values,
+                                format=_fits_format(values)))
+    table = fits.BinTableHDU.from_columns(cols, name=OBJECTS)
+    hdus = [fits.PrimaryHDU()] + ([imhead.copy()] if imhead is not None else []) + [table]
+    with atomic_path(path) as tmp:
+        fits.HDUList(hdus).writeto(tmp)
+
+
+def _fits_format(values):
+    kind = values.dtype.kind
+    if kind == 'b':
+        return 'L'
+    if kind in 'iu':
+        return 'K'
+    return 'D'

@@ -24,8 +24,8 @@ class Catalog:
         The objects.
     header : astropy.io.fits.Header
         Header of the objects HDU.
-    imhead : astropy.io.fits.BinTableHDU or None
-        The ``LDAC_IMHEAD`` HDU of a FITS_LDAC file.
+    imhead : RawHDU or None
+        The ``LDAC_IMHEAD`` HDU of a FITS_LDAC file (copied byte for byte).
     """
 
     def __init__(self, path, data, header, imhead=None):
@@ -52,7 +52,7 @@ class Catalog:
                         raise InputError(f'{path}: no table HDU (expected a SExtractor '
                                          f'FITS_LDAC catalogue)', path=path)
                     objects = tables[0]
-                imhead = hdul[IMHEAD].copy() if IMHEAD in names else None
+                imhead = _raw_hdu(path, hdul[IMHEAD]) if IMHEAD in names else None
                 data = objects.data
                 if data is None:  # a table with no rows
                     data = fits.FITS_rec.from_columns(objects.columns, nrows=0)
@@ -65,16 +65,54 @@ class Catalog:
     def write_selection(self, path, rows):
         """Write the rows selected by ``rows`` (bool mask or indices) atomically."""
         subset = self.data[rows]
-        hdus = [fits.PrimaryHDU()]
-        if self.imhead is not None:
-            hdus.append(self.imhead.copy())
         table = fits.BinTableHDU(data=subset, header=self.header.copy(),
                                  name=OBJECTS if self.imhead is not None else
                                  (self.header.get('EXTNAME') or OBJECTS))
-        hdus.append(table)
-        with atomic_path(path) as tmp:
-            fits.HDUList(hdus).writeto(tmp)
+        _write_ldac(path, table, self.imhead)
         return len(subset)
+
+
+class RawHDU:
+    """A table HDU kept as its header and raw data bytes.
+
+    astropy strips the trailing blanks of string cells when reading and pads
+    them with NUL bytes when writing: the 80-character cards of
+    ``LDAC_IMHEAD`` would come back NUL-padded, and PSFEx crashes (segfault) on
+    such a header. The HDU is therefore copied byte for byte.
+    """
+
+    def __init__(self, header, raw):
+        self.header = header
+        self.raw = raw
+
+    def to_bytes(self):
+        """The HDU as it is stored in a FITS file (header and padded data)."""
+        data = self.raw + b'\0' * (-len(self.raw) % 2880)
+        return self.header.tostring().encode('ascii') + data
+
+
+def _raw_hdu(path, hdu):
+    info = hdu.fileinfo()
+    header = hdu.header.copy()
+    size = header['NAXIS1'] * header['NAXIS2']
+    with open(path, 'rb') as handle:
+        handle.seek(info['datLoc'])
+        raw = handle.read(size)
+    return RawHDU(header, raw)
+
+
+def _write_ldac(path, table, imhead):
+    """Write [primary, imhead (byte copy), table] atomically."""
+    with atomic_path(path) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), table]).writeto(tmp)
+        if imhead is None:
+            return
+        with fits.open(tmp) as written:
+            split = written[1].fileinfo()['hdrLoc']
+        with open(tmp, 'rb') as handle:
+            content = handle.read()
+        with open(tmp, 'wb') as handle:
+            handle.write(content[:split] + imhead.to_bytes() + content[split:])
 
 
 def write_table(path, columns, imhead=None):
@@ -85,9 +123,7 @@ def write_table(path, columns, imhead=None):
         cols.append(fits.Column(name=name, array=values,
                                 format=_fits_format(values)))
     table = fits.BinTableHDU.from_columns(cols, name=OBJECTS)
-    hdus = [fits.PrimaryHDU()] + ([imhead.copy()] if imhead is not None else []) + [table]
-    with atomic_path(path) as tmp:
-        fits.HDUList(hdus).writeto(tmp)
+    _write_ldac(path, table, imhead)
 
 
 def _fits_format(values):

@@ -183,15 +183,15 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
                     f'(>= MD_THRESH_REMOVE = {md["MD_THRESH_REMOVE"]}): image removed, no '
                     f'flag file written', path=image_path)
 
-    def count(name, before):
-        summary.pixels[name] = int(np.count_nonzero(flag & ~before))
+    def count(name, value):
+        # pixels carrying this type's bit(s) (no copy of the map: tiles are large)
+        summary.pixels[name] = int(np.count_nonzero(flag & np.int16(value)))
 
     centre, half_diag, pix_scale = _image_geometry(wcs, shape)
 
     # Border
     border = config['BORDER_PARAMETERS']
     if border['BORDER_MAKE'] and border['BORDER_WIDTH'] > 0:
-        before = flag.copy()
         width = border['BORDER_WIDTH']
         value = np.int16(border['BORDER_FLAG_VALUE'])
         flag[:width, :] |= value
@@ -199,7 +199,7 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
         flag[:, :width] |= value
         flag[:, -width:] |= value
         summary.border_width = width
-        count('border', before)
+        count('border', value)
 
     # Halos and spikes
     halo, spike = config['HALO_PARAMETERS'], config['SPIKE_PARAMETERS']
@@ -230,14 +230,13 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
             no_mag_any |= no_mag
             scale = magnitude_scale(np.asarray(stars['mag'])[keep],
                                     section[f'{name}_SCALE_FACTOR'], section[f'{name}_MAG_PIVOT'])
-            before = flag.copy()
             n_masked = mask_stars(flag, templates[name], x[keep], y[keep], scale,
                                   section[f'{name}_FLAG_VALUE'])
             if name == 'HALO':
                 summary.n_halo_stars = n_masked
             else:
                 summary.n_spike_stars = n_masked
-            count(name.lower(), before)
+            count(name.lower(), section[f'{name}_FLAG_VALUE'])
         summary.n_stars_no_mag = int(no_mag_any.sum())
         if summary.n_stars_no_mag:
             on_image = no_mag_any & (x > -0.5) & (x < shape[1] - 0.5) & (y > -0.5) & (
@@ -250,18 +249,16 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
     for name, key in (('MESSIER', 'messier'), ('NGC', 'ngc')):
         section = config[f'{name}_PARAMETERS']
         if section[f'{name}_MAKE']:
-            before = flag.copy()
             catalog = read_dso_catalog(section[f'{name}_CAT_PATH'])
             hit = mask_dso(flag, wcs, catalog, section[f'{name}_SIZE_PLUS'],
                            section[f'{name}_FLAG_VALUE'])
             setattr(summary, key, hit)
-            count(key, before)
+            count(key, section[f'{name}_FLAG_VALUE'])
 
     # Missing data
     if missing is not None:
-        before = flag.copy()
         flag[missing] |= np.int16(md['MD_FLAG_VALUE'])
-        count('missing', before)
+        count('missing', md['MD_FLAG_VALUE'])
 
     # External flags
     if flag_path is not None and config['EXTERNAL_FLAG']['EF_MAKE']:
@@ -282,10 +279,9 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
             if external.size and (external.min() < 0 or external.max() >= 2 ** 15):
                 raise InputError(f'{flag_path}: external flag values outside 0..32767 do not '
                                  f'fit the int16 output', path=flag_path)
-            before = flag.copy()
             flag |= external.astype(np.int16)
             summary.external_merged = True
-            count('external', before)
+            summary.pixels['external'] = int(np.count_nonzero(external))
 
     out_header = fits.Header()
     for card in header.cards:

@@ -30,7 +30,8 @@ _TOKEN = re.compile(r"""
     (?P<space>\s+)
   | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op><=|>=|==|!=|<|>|[-+*/(){}\[\],])
+  | (?P<maskref>\{[^{}]*\})
+  | (?P<op><=|>=|==|!=|<|>|[-+*/()\[\],])
 """, re.VERBOSE)
 
 
@@ -196,12 +197,11 @@ class _Parser:
                                           f'{w + 1}')
                 index = int(text)
                 self.take(']')
-            if self.peek()[1] == '{':
-                self.take()
-                k, mask, w = self.take()
-                if k != 'name':
+            if self.peek()[0] == 'maskref':
+                _, text, w = self.take()
+                mask = text[1:-1].strip()
+                if not re.fullmatch(r'[A-Za-z0-9_.\-]+', mask):
                     raise ExpressionError(f'expected a mask name inside {{}} at position {w + 1}')
-                self.take('}')
             return Column(value, mask, index)
         raise ExpressionError(f'unexpected {value!r} at position {where + 1}')
 

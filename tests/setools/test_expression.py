@@ -141,3 +141,11 @@ def test_sigma_mad_and_homogen():
     assert 95 < h <= 100
     with pytest.raises(ValueError, match='square'):
         statistics.homogen(x.ravel(), y.ravel(), 5, warn=print)
+
+
+def test_mask_names_with_dashes_and_dots():
+    catalog = data(A=[1.0, 2.0, 3.0])
+    masks = {'pre-1.a': np.array([True, False, True])}
+    np.testing.assert_allclose(ev('A{ pre-1.a } * 2', catalog, masks), [2.0, 6.0])
+    with pytest.raises(ExpressionError, match='mask name'):
+        parse_expression('A{bad name}')

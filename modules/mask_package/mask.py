@@ -8,6 +8,7 @@ NGC 32, spike 128, missing data 1024; ``BORDER_FLAG_VALUE`` is honoured
 """
 
 import logging
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,8 +25,6 @@ from shapepipe.modules.mask_package.polygons import (
     magnitude_scale, mask_stars, read_polygon_template,
 )
 from shapepipe.modules.mask_package.stars import query_gsc, select_bright_stars
-
-import warnings
 
 #: Header keywords not copied from the image to the flag file.
 _STRUCTURAL = {'SIMPLE', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'EXTEND', 'BZERO', 'BSCALE',

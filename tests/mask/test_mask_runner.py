@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 from astropy.io import fits
 
 from tests.mask.test_mask import NO_MAG_STAR, STARS, field  # noqa: F401 (fixture)

@@ -5,7 +5,6 @@ source-extractor (FITS_LDAC), the GOLD-style selection and the real psfex.
 """
 
 import logging
-import os
 import shutil
 import subprocess
 

@@ -107,6 +107,8 @@ def make_plot(section, context, output_stem):
                     histtype=_value(opts, 'HTYPE', index, 'bar'), label=label, **style)
             continue
         x_tree = _value(opts, 'X', index)
+        if x_tree is None and len(opts.get('X', {})) == 1:
+            x_tree = next(iter(opts['X'].values()))[1]     # one X for every Y
         y_tree = _value(opts, 'Y', index)
         if x_tree is None or y_tree is None:
             raise ValueError(f'{what}: give X_{index} and Y_{index} (or one X and Y for all)')

@@ -265,3 +265,15 @@ SETOOLS_CONFIG_PATH = {GOLD_SETOOLS}
     assert (out / 'mask' / f'star_selection{NUM}.fits').is_file()
     assert sorted(os.listdir(out / 'rand_split')) == [
         f'star_split_ratio_20{NUM}.fits', f'star_split_ratio_80{NUM}.fits']
+
+
+def test_plot_one_x_for_several_y(catalog_path, tmp_path):
+    text = ('[PLOT:p]\nTYPE = plot\nX_1 = MAG_AUTO\nY_1 = FWHM_IMAGE\nY_2 = FWHM_IMAGE * 2\n'
+            'LABEL_1 = a\nLABEL_2 = "b @len(MAG_AUTO)@"\nXLIM = 15, 26\nFORMAT = pdf\n')
+    run(catalog_path, text, tmp_path / 'o')
+    with open(tmp_path / 'o' / 'plot' / f'p{NUM}.pdf', 'rb') as handle:
+        assert handle.read(5) == b'%PDF-'
+    # X of a different length than Y is a clear error
+    text = '[MASK:m]\nMAG_AUTO < 20\n[PLOT:q]\nTYPE = plot\nX = MAG_AUTO{m}\nY = FWHM_IMAGE\n'
+    with pytest.raises(ConfigError, match='different lengths'):
+        run(catalog_path, text, tmp_path / 'o2')

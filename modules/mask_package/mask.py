@@ -120,6 +120,29 @@ def _star_pixels(wcs, table, centre):
     return x, y
 
 
+def _flag_missing(flag, image_hdu, weight_hdu, value, rows=512):
+    """Flag pixels of image value 0 (or non-finite) or weight 0, in row chunks.
+
+    Reading by chunks of a memory-mapped file keeps a 10000x10000 tile's
+    missing-data pass to a few MB instead of holding image and weight.
+
+    Returns
+    -------
+    int
+        Number of missing pixels.
+    """
+    n_missing = 0
+    value = np.int16(value)
+    for start in range(0, flag.shape[0], rows):
+        stop = min(start + rows, flag.shape[0])
+        image = np.asarray(image_hdu.data[start:stop])
+        missing = (image == 0) | ~np.isfinite(image)
+        missing |= np.asarray(weight_hdu.data[start:stop]) == 0
+        flag[start:stop][missing] |= value
+        n_missing += int(np.count_nonzero(missing))
+    return n_missing
+
+
 def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
                star_cat_path=None, log=None):
     """Compute the flag map of an image.
@@ -164,18 +187,16 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
         flag = np.zeros(shape, dtype=np.int16)
 
         md = config['MD_PARAMETERS']
-        missing = None
         if md['MD_MAKE']:
-            image = np.asarray(hdu.data)
-            missing = (image == 0) | ~np.isfinite(image)
             whdul, whdu = _image_hdu(weight_path, 'weight')
             with whdul:
-                if whdu.data.shape != shape:
-                    raise InputError(f'{weight_path}: weight shape {whdu.data.shape} differs '
-                                     f'from image shape {shape}', path=weight_path)
-                missing |= np.asarray(whdu.data) == 0
-            summary.missing_fraction = float(missing.mean())
+                if (int(whdu.header['NAXIS2']), int(whdu.header['NAXIS1'])) != shape:
+                    raise InputError(f'{weight_path}: weight shape differs from image shape '
+                                     f'{shape}', path=weight_path)
+                n_missing = _flag_missing(flag, hdu, whdu, md['MD_FLAG_VALUE'])
+            summary.missing_fraction = n_missing / flag.size
             summary.missing_flagged = summary.missing_fraction >= md['MD_THRESH_FLAG']
+            summary.pixels['missing'] = n_missing
             if md['MD_REMOVE'] and summary.missing_fraction >= md['MD_THRESH_REMOVE']:
                 raise JobSkipped(
                     f'{image_path}: {summary.missing_fraction:.1%} of the pixels are missing '
@@ -253,11 +274,6 @@ def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
                            section[f'{name}_FLAG_VALUE'])
             setattr(summary, key, hit)
             count(key, section[f'{name}_FLAG_VALUE'])
-
-    # Missing data
-    if missing is not None:
-        flag[missing] |= np.int16(md['MD_FLAG_VALUE'])
-        count('missing', md['MD_FLAG_VALUE'])
 
     # External flags
     if flag_path is not None and config['EXTERNAL_FLAG']['EF_MAKE']:

@@ -1,0 +1,116 @@
+"""Drawing objects into images: each object on its own small stamp, added
+into the big image (fast), with its local WCS Jacobian."""
+
+import galsim
+import numpy as np
+
+from shapepipe.simulation.psf_model import psf_profile
+
+GSPARAMS = galsim.GSParams(maximum_fft_size=8192, folding_threshold=1e-2)
+
+
+def local_jacobians(wcs, ra, dec):
+    """Pixel positions and local Jacobians d(u, v)/d(x, y) [arcsec / pixel].
+
+    (u, v) is galsim's local sky frame: u to the west, v to the north.
+
+    Returns
+    -------
+    x, y : ndarray
+        1-indexed (FITS) pixel positions.
+    jac : ndarray, shape (n, 2, 2)
+        ``[[du/dx, du/dy], [dv/dx, dv/dy]]``.
+    """
+    ra = np.atleast_1d(np.asarray(ra, float))
+    dec = np.atleast_1d(np.asarray(dec, float))
+    step = 0.5 / 3600.0
+    cos_dec = np.cos(np.radians(dec))
+    x, y = wcs.all_world2pix(ra, dec, 1)
+    xu_p, yu_p = wcs.all_world2pix(ra - step / cos_dec, dec, 1)
+    xu_m, yu_m = wcs.all_world2pix(ra + step / cos_dec, dec, 1)
+    xv_p, yv_p = wcs.all_world2pix(ra, dec + step, 1)
+    xv_m, yv_m = wcs.all_world2pix(ra, dec - step, 1)
+    d = 2 * step * 3600.0
+    inverse = np.empty((len(ra), 2, 2))
+    inverse[:, 0, 0] = (xu_p - xu_m) / d
+    inverse[:, 0, 1] = (xv_p - xv_m) / d
+    inverse[:, 1, 0] = (yu_p - yu_m) / d
+    inverse[:, 1, 1] = (yv_p - yv_m) / d
+    return x, y, np.linalg.inv(inverse)
+
+
+def galaxy_profile(hlr, bulge_frac, e1, e2, g1, g2):
+    """Bulge + disk galaxy (arcsec), intrinsic shape then lensing shear."""
+    disk = galsim.Exponential(half_light_radius=hlr, gsparams=GSPARAMS)
+    if bulge_frac > 0:
+        bulge = galsim.DeVaucouleurs(half_light_radius=0.6 * hlr, gsparams=GSPARAMS)
+        profile = galsim.Add([disk * (1 - bulge_frac), bulge * bulge_frac])
+    else:
+        profile = disk
+    return profile.shear(g1=e1, g2=e2).shear(g1=g1, g2=g2)
+
+
+def stamp_size(hlr, fwhm, flux, scale, noise_sigma):
+    """Odd stamp size [pixels] holding the object's light above the noise."""
+    radius = 3.0 * fwhm + 5.0 * hlr
+    if flux > 0 and noise_sigma > 0:
+        # Moffat(beta=3) wings: extend bright stars until the wing drops below the noise.
+        peak = flux / (1.13 * fwhm ** 2) * scale ** 2
+        extra = fwhm * (max(peak / (0.3 * noise_sigma), 1.0)) ** (1 / 6.0)
+        radius = max(radius, extra)
+    half = int(np.clip(np.ceil(radius / scale), 8, 300))
+    return 2 * half + 1
+
+
+def draw_objects(image, objects, x, y, jac, fluxes, psfs, psf_fwhm, scale, noise_sigma):
+    """Add objects to ``image`` (a galsim Image with FITS bounds).
+
+    Parameters
+    ----------
+    objects : dict of arrays
+        Truth columns (hlr, bulge_frac, e1_int, e2_int, g1, g2, is_star).
+    x, y, jac : arrays
+        Pixel positions and local Jacobians (see :func:`local_jacobians`).
+    fluxes : array
+        Fluxes in image units.
+    psfs : list of galsim.GSObject
+        The PSF at each object.
+    psf_fwhm : array
+        The PSF FWHM [arcsec] at each object (sets the stamp size).
+    """
+    bounds = image.bounds
+    for i in range(len(x)):
+        hlr = objects['hlr'][i]
+        n = stamp_size(hlr, psf_fwhm[i], fluxes[i], scale, noise_sigma)
+        ix, iy = int(np.floor(x[i] + 0.5)), int(np.floor(y[i] + 0.5))
+        if (ix + n // 2 < bounds.xmin or ix - n // 2 > bounds.xmax
+                or iy + n // 2 < bounds.ymin or iy - n // 2 > bounds.ymax):
+            continue
+        if objects['is_star'][i]:
+            profile = psfs[i].withFlux(fluxes[i])
+        else:
+            galaxy = galaxy_profile(hlr, objects['bulge_frac'][i], objects['e1_int'][i],
+                                    objects['e2_int'][i], objects['g1'][i], objects['g2'][i])
+            profile = galsim.Convolve(galaxy.withFlux(fluxes[i]), psfs[i], gsparams=GSPARAMS)
+        local = galsim.JacobianWCS(*jac[i].ravel())
+        stamp = profile.drawImage(nx=n, ny=n, wcs=local, offset=(x[i] - ix, y[i] - iy))
+        stamp.setCenter(ix, iy)
+        overlap = stamp.bounds & bounds
+        if overlap.isDefined():
+            image[overlap] += stamp[overlap]
+
+
+def exposure_psfs(exposure_psf, u_deg, v_deg):
+    """galsim PSF of one exposure at focal-plane positions."""
+    fwhm, g1, g2 = exposure_psf.params(u_deg, v_deg)
+    return [psf_profile(f, a, b, GSPARAMS) for f, a, b in zip(fwhm, g1, g2)]
+
+
+def sky_offsets_deg(ra, dec, ra0, dec0):
+    """Gnomonic offsets (u to the west, v to the north) in degrees from (ra0, dec0)."""
+    ra, dec = np.radians(ra), np.radians(dec)
+    ra0, dec0 = np.radians(ra0), np.radians(dec0)
+    cos_c = np.sin(dec0) * np.sin(dec) + np.cos(dec0) * np.cos(dec) * np.cos(ra - ra0)
+    xi = np.cos(dec) * np.sin(ra - ra0) / cos_c
+    eta = (np.cos(dec0) * np.sin(dec) - np.sin(dec0) * np.cos(dec) * np.cos(ra - ra0)) / cos_c
+    return -np.degrees(xi), np.degrees(eta)

@@ -41,8 +41,9 @@ def _to_bool(text):
 
 
 def _convert_scalar(text, kind):
+    text = expand(text.strip())
     if kind == 'str':
-        return expand(text.strip())
+        return text
     if kind == 'int':
         return int(text.strip())
     if kind == 'float':

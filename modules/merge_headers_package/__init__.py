@@ -1,0 +1,1 @@
+"""Merging per-exposure WCS headers into one sqlite store."""

@@ -1,0 +1,1 @@
+"""Running PSFEx on star selections."""

@@ -1,0 +1,42 @@
+"""Model the PSF of each CCD with PSFEx from a star selection."""
+
+import os
+
+from shapepipe.errors import ExecutableError
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.psfex_package.psfex import (
+    build_command, check_model, check_star_catalog, psf_path,
+)
+from shapepipe.pipeline.execute import execute, find_executable
+from shapepipe.pipeline.options import Option
+
+
+@module_runner(
+    version='1.1',
+    input_module='setools_runner',
+    file_pattern='star_selection',
+    file_ext='.fits',
+    executes=['psfex'],
+    depends=['numpy', 'astropy'],
+    options=[
+        Option('EXEC_PATH', 'str', 'psfex', 'PSFEx executable'),
+        Option('DOT_PSFEX_FILE', 'str', doc='PSFEx configuration file'),
+        Option('MIN_STARS', 'int', 5, 'Fewer selected stars than this: no model for the CCD'),
+    ],
+)
+def psfex_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                 w_log):
+    """Fit a PSFEx model to a CCD's selected stars."""
+    opts = config.module_options(module_config_sec)
+    star_catalog = input_file_list[0]
+    n_stars = check_star_catalog(star_catalog, opts['MIN_STARS'])
+    executable = find_executable(opts['EXEC_PATH'])
+    if executable is None:
+        raise ExecutableError(f'PSFEx ({opts["EXEC_PATH"]}) not found: sudo apt-get install psfex')
+    out_catalog = os.path.join(run_dirs['output'], f'psfex_cat{file_number_string}.cat')
+    model = psf_path(run_dirs['output'], star_catalog)
+    stdout, stderr = execute(build_command(executable, star_catalog, opts['DOT_PSFEX_FILE'],
+                                           run_dirs['output'], out_catalog))
+    accepted, chi2 = check_model(model, stderr)
+    w_log.info('%d stars in, %d accepted, chi2 %.2f: %s', n_stars, accepted, chi2, model)
+    return stdout or f'{accepted} of {n_stars} stars accepted', stderr

@@ -1,0 +1,1 @@
+"""Running Source Extractor on images."""

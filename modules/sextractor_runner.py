@@ -1,0 +1,90 @@
+"""Detect and measure sources with Source Extractor (FITS_LDAC catalogues)."""
+
+import os
+
+from astropy.io import fits
+
+from shapepipe.errors import ConfigError, ExecutableError, ModuleError
+from shapepipe.io.atomic import atomic_path
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.sextractor_package.command import (
+    CHECK_TYPES, build_command, header_value, output_names,
+)
+from shapepipe.pipeline.execute import execute, find_executable
+from shapepipe.pipeline.options import Option
+
+
+@module_runner(
+    version='1.1',
+    input_module='split_exp_runner',
+    file_pattern=['image', 'weight', 'flag'],
+    file_ext=['.fits', '.fits', '.fits'],
+    executes=['sex'],
+    depends=['numpy', 'astropy'],
+    options=[
+        Option('EXEC_PATH', 'str', 'sex', 'Source Extractor executable (source-extractor is '
+                                          'tried too)'),
+        Option('DOT_SEX_FILE', 'str', doc='Source Extractor configuration file'),
+        Option('DOT_PARAM_FILE', 'str', doc='Output parameter (column) file'),
+        Option('DOT_CONV_FILE', 'str', doc='Detection filter (convolution) file'),
+        Option('WEIGHT_IMAGE', 'bool', False, 'The next input is a weight map'),
+        Option('FLAG_IMAGE', 'bool', False, 'The next input is a flag map'),
+        Option('PSF_FILE', 'bool', False, 'The next input is a PSFEx .psf file'),
+        Option('DETECTION_IMAGE', 'bool', False, 'The next input is a detection image (dual mode)'),
+        Option('DETECTION_WEIGHT', 'bool', False, 'The next input is the detection weight'),
+        Option('ZP_FROM_HEADER', 'bool', False, 'Read the zero point from the image header'),
+        Option('ZP_KEY', 'str', 'PHOTZP', 'Header keyword of the zero point'),
+        Option('BKG_FROM_HEADER', 'bool', False, 'Read a constant background from the header'),
+        Option('BKG_KEY', 'str', 'IMMODE', 'Header keyword of the background'),
+        Option('CHECKIMAGE', 'list', [], 'Check images, e.g. BACKGROUND', choices=CHECK_TYPES),
+        Option('PREFIX', 'str', '', 'Output name prefix: {PREFIX}_sexcat{num}.fits'),
+        Option('SUFFIX', 'str', '', 'Older spelling of PREFIX'),
+        Option('MAKE_POST_PROCESS', 'bool', False, 'Add multi-epoch EPOCH_i HDUs (tiles)'),
+        Option('LOG_WCS', 'str', '', 'Exposure header store (post-processing)'),
+        Option('WORLD_POSITION', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
+               'World position columns (post-processing)'),
+        Option('CCD_SIZE', 'int_list', [33, 2080, 1, 4612],
+               'CCD data section xmin, xmax, ymin, ymax (post-processing)'),
+    ],
+)
+def sextractor_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                      w_log):
+    """Run Source Extractor on an image (with weight, flag, PSF, detection image)."""
+    opts = config.module_options(module_config_sec)
+    where = config.where(module_config_sec)
+    if opts['MAKE_POST_PROCESS']:
+        raise ConfigError(f'{where}MAKE_POST_PROCESS (multi-epoch tiles) is not available yet '
+                          f'in this version: set it to False')
+    prefix = opts['PREFIX'] or opts['SUFFIX']
+    inputs = list(input_file_list)
+    image = inputs.pop(0)
+    optional = {}
+    for key in ('WEIGHT_IMAGE', 'FLAG_IMAGE', 'PSF_FILE', 'DETECTION_IMAGE', 'DETECTION_WEIGHT'):
+        if opts[key]:
+            if not inputs:
+                raise ConfigError(f'{where}{key} = True but no input file is left for it: add '
+                                  f'a FILE_PATTERN')
+            optional[key] = inputs.pop(0)
+    executable = find_executable(opts['EXEC_PATH'])
+    if executable is None:
+        raise ExecutableError(f'Source Extractor ({opts["EXEC_PATH"]}) not found: sudo apt-get '
+                              f'install source-extractor')
+    zero_point = header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
+    background = header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
+    catalog, checks = output_names(run_dirs['output'], prefix, file_number_string,
+                                   opts['CHECKIMAGE'])
+    with atomic_path(catalog) as tmp:
+        command = build_command(
+            executable, image, tmp, opts['DOT_SEX_FILE'], opts['DOT_PARAM_FILE'],
+            opts['DOT_CONV_FILE'], weight=optional.get('WEIGHT_IMAGE'),
+            flag=optional.get('FLAG_IMAGE'), psf=optional.get('PSF_FILE'),
+            detection_image=optional.get('DETECTION_IMAGE'),
+            detection_weight=optional.get('DETECTION_WEIGHT'), zero_point=zero_point,
+            background=background, check_types=opts['CHECKIMAGE'], check_names=checks)
+        stdout, stderr = execute(command)
+        if not os.path.isfile(tmp):
+            raise ModuleError(f'Source Extractor wrote no catalogue for {image}: {stderr[-300:]}')
+        with fits.open(tmp) as hdul:
+            n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
+    w_log.info('%d objects in %s', n_objects, catalog)
+    return stdout or f'{n_objects} objects', stderr

@@ -1,0 +1,1 @@
+"""Splitting single-exposure mosaics into one file per CCD."""

@@ -1,0 +1,103 @@
+"""Split a multi-HDU exposure mosaic into single-CCD files.
+
+TPV distortion terms (PV keywords) are converted to SIP with ``sip_tpv``, so
+that every FITS reader (Source Extractor included) applies the distortion.
+"""
+
+import os
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS, FITSFixedWarning
+
+from shapepipe.errors import InputError
+from shapepipe.io.atomic import atomic_path
+
+import warnings
+
+
+def tpv_to_sip(header):
+    """A copy of ``header`` with a TPV WCS converted to TAN-SIP (others unchanged)."""
+    header = header.copy()
+    if str(header.get('CTYPE1', '')).endswith('TPV'):
+        from sip_tpv import pv_to_sip   # imports pkg_resources: keep it local
+
+        pv_to_sip(header)
+    return header
+
+
+def ccd_hdus(hdul, path):
+    """The image HDUs of a mosaic (primary excluded when it holds no data)."""
+    return [hdu for hdu in hdul[1:] if hdu.is_image]
+
+
+def ccd_number(hdu, index):
+    """The CCD number: the CCDNUM keyword, a ``ccdNN`` EXTNAME, or the HDU order."""
+    if 'CCDNUM' in hdu.header:
+        return int(hdu.header['CCDNUM'])
+    name = str(hdu.header.get('EXTNAME', ''))
+    if name.lower().startswith('ccd') and name[3:].isdigit():
+        return int(name[3:])
+    return index
+
+
+def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None):
+    """Write ``{suffix}{number}-{ccd}.fits`` for every CCD of a mosaic.
+
+    Parameters
+    ----------
+    path : str
+        Mosaic (``.fitsfz`` or ``.fits``).
+    n_hdu : int
+        Expected number of CCD HDUs; a mosaic with fewer is an error.
+    dtype : numpy dtype, optional
+        Output pixel type (int16 for flags).
+    header_list : list, optional
+        When given, receives ``{'ccd', 'WCS', 'header'}`` per CCD (SIP WCS).
+
+    Raises
+    ------
+    InputError
+        Unreadable/corrupt file or too few HDUs.
+    """
+    try:
+        hdul = fits.open(path, memmap=True)
+    except (OSError, ValueError) as error:
+        raise InputError(f'{path}: not a readable FITS file ({error}); re-download or '
+                         f'regenerate it', path=path) from None
+    written = []
+    with hdul:
+        hdus = ccd_hdus(hdul, path)
+        if len(hdus) < n_hdu:
+            raise InputError(f'{path} has {len(hdus)} CCD HDUs but N_HDU = {n_hdu}: set N_HDU '
+                             f'to the number of CCDs in the mosaic or replace the file', path=path)
+        for index, hdu in enumerate(hdus[:n_hdu]):
+            try:
+                data = hdu.data
+            except (OSError, ValueError, TypeError) as error:
+                raise InputError(f'{path}: HDU {index + 1} cannot be read ({error}); the file '
+                                 f'is corrupt or truncated', path=path) from None
+            if data is None:
+                raise InputError(f'{path}: HDU {index + 1} holds no image', path=path)
+            ccd = ccd_number(hdu, index)
+            header = tpv_to_sip(hdu.header)
+            for key in ('ZIMAGE', 'ZBITPIX', 'ZNAXIS', 'ZNAXIS1', 'ZNAXIS2', 'ZCMPTYPE'):
+                header.remove(key, ignore_missing=True)
+            if dtype is not None:
+                data = data.astype(dtype)
+            out = os.path.join(output_dir, f'{suffix}{number}-{ccd}.fits')
+            with atomic_path(out) as tmp:
+                fits.PrimaryHDU(data, header=header).writeto(tmp)
+            written.append(out)
+            if header_list is not None:
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore', FITSFixedWarning)
+                    wcs = WCS(header)
+                header_list.append({'ccd': ccd, 'WCS': wcs, 'header': header.tostring()})
+    return written
+
+
+def save_headers(path, header_list):
+    """``headers{num}.npy``: object array of per-CCD dicts (WCS, header)."""
+    with atomic_path(path) as tmp:
+        np.save(tmp, np.array(header_list, dtype=object), allow_pickle=True)

@@ -1,0 +1,41 @@
+"""Split single-exposure mosaics (image, weight, flag) into one file per CCD."""
+
+import os
+
+import numpy as np
+
+from shapepipe.errors import ConfigError
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.split_exp_package.split_exp import save_headers, split_mosaic
+from shapepipe.pipeline.options import Option
+
+
+@module_runner(
+    version='1.1',
+    file_pattern=['image', 'weight', 'flag'],
+    file_ext=['.fitsfz', '.fitsfz', '.fitsfz'],
+    depends=['numpy', 'astropy', 'sip_tpv'],
+    numbering_scheme='-0000000',
+    options=[
+        Option('OUTPUT_SUFFIX', 'list', doc='Output name per input type, e.g. image, weight, flag'),
+        Option('N_HDU', 'int', 40, 'Number of CCD HDUs in a mosaic (MegaCam: 40)'),
+    ],
+)
+def split_exp_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                     w_log):
+    """Split exposure mosaics into single-CCD files and save their WCS headers."""
+    opts = config.module_options(module_config_sec)
+    suffixes = opts['OUTPUT_SUFFIX']
+    if len(suffixes) != len(input_file_list):
+        raise ConfigError(f'{config.where(module_config_sec)}OUTPUT_SUFFIX has {len(suffixes)} '
+                          f'entries for {len(input_file_list)} input files')
+    headers = []
+    written = 0
+    for path, suffix in zip(input_file_list, suffixes):
+        is_flag = 'flag' in suffix.lower()
+        files = split_mosaic(path, run_dirs['output'], suffix, file_number_string, opts['N_HDU'],
+                             dtype=np.int16 if is_flag else None,
+                             header_list=headers if suffix == suffixes[0] else None)
+        written += len(files)
+    save_headers(os.path.join(run_dirs['output'], f'headers{file_number_string}.npy'), headers)
+    return f'{written} CCD files written', ''

@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# The main job: run the pipeline on the built-in example into a fresh directory.
+# The main job: simulate the built-in CFIS-like field, then run the pipeline on it.
+#   scripts/run_demo.sh [run directory]     (default: demo_run)
 set -euo pipefail
-cd "$(dirname "$0")/.."
-demo_dir=${1:-demo_run}
-export PATH="$PWD/.venv/bin:$PATH"
-mkdir -p "$demo_dir"
-echo "Running the toy pipeline (example/config.ini) into example/output ..."
-shapepipe_run -c example/config.ini
-echo "Done: outputs and logs are under example/output/ (newest shapepipe_run_* directory)."
+repo=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$repo/.venv/bin:$PATH"
+export SP_RUN=$(mkdir -p "${1:-demo_run}" && cd "${1:-demo_run}" && pwd)
+export SP_CONFIG="$repo/example/GOLD"
+
+echo "== 1. Simulating the demo field (3 exposures x 4 CCDs, a 0.1 deg tile) into $SP_RUN"
+shapepipe_simulate -o "$SP_RUN" --preset demo --seed 1 --overwrite
+
+echo "== 2. Preparing inputs: CFIS raw names -> pipeline names (symbolic links)"
+mkdir -p "$SP_RUN/input" "$SP_RUN/output"
+rm -f "$SP_RUN"/input/*
+for path in "$SP_RUN"/input_exposures/*p*.fits.fz; do
+    name=$(basename "$path")
+    number=${name%%p*}
+    case "$name" in
+        *.weight.*) kind=weight ;;
+        *.flag.*) kind=flag ;;
+        *) kind=image ;;
+    esac
+    ln -s "$path" "$SP_RUN/input/$kind-$number.fitsfz"
+done
+export SP_N_HDU=4   # the demo mosaics hold 4 of MegaCam's 40 CCDs
+
+echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
+cd "$SP_RUN"
+sed "s#INPUT_DIR = \$SP_RUN/input_exposures#INPUT_DIR = \$SP_RUN/input#" \
+    "$SP_CONFIG/config_exp.ini" > "$SP_RUN/config_exp_demo.ini"
+status=0
+shapepipe_run -c "$SP_RUN/config_exp_demo.ini" || status=$?
+
+run_dir=$(ls -d "$SP_RUN"/output/run_sp_exp_* | tail -n 1)
+echo
+echo "Inputs and truth:   $SP_RUN/input_exposures, $SP_RUN/input_tiles, $SP_RUN/truth.fits"
+echo "Run directory:      $run_dir"
+echo "PSF models:         $run_dir/psfex_runner/output/*.psf"
+echo "Star-selection plots: $run_dir/setools_runner/output/plot/"
+exit $status

@@ -14,7 +14,7 @@ from shapepipe.pipeline.options import Option
     version='1.1',
     file_pattern=['image', 'weight', 'flag'],
     file_ext=['.fitsfz', '.fitsfz', '.fitsfz'],
-    depends=['numpy', 'astropy', 'sip_tpv'],
+    depends=['numpy', 'astropy'],
     numbering_scheme='-0000000',
     options=[
         Option('OUTPUT_SUFFIX', 'list', doc='Output name per input type, e.g. image, weight, flag'),

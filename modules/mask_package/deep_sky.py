@@ -94,7 +94,13 @@ def mask_dso(flag, wcs, catalog, size_plus, value):
         return []
     centre = wcs.pixel_to_world((nx - 1) / 2.0, (ny - 1) / 2.0)
     centre = SkyCoord(centre.ra, centre.dec)
-    near = catalog['coord'].separation(centre).deg < _MAX_SEPARATION_DEG
+    # Only objects whose disc can reach the image: a distortion polynomial (SIP)
+    # evaluated far outside its image can map a distant object onto it.
+    corners = wcs.pixel_to_world([0, nx - 1, 0, nx - 1], [0, 0, ny - 1, ny - 1])
+    half_diagonal = max(SkyCoord(c.ra, c.dec).separation(centre).deg for c in corners)
+    reach = catalog['radius'].to_value(u.deg) * (1.0 + size_plus)
+    near = catalog['coord'].separation(centre).deg < np.minimum(half_diagonal + reach,
+                                                         _MAX_SEPARATION_DEG)
     hit = []
     for index in np.flatnonzero(near):
         coord = catalog['coord'][index]

@@ -1,7 +1,7 @@
 """Split a multi-HDU exposure mosaic into single-CCD files.
 
-TPV distortion terms (PV keywords) are converted to SIP with ``sip_tpv``, so
-that every FITS reader (Source Extractor included) applies the distortion.
+TPV distortion terms (PV keywords) are converted to SIP (see
+:mod:`tpv_to_sip`), so that every FITS reader applies the distortion.
 """
 
 import os
@@ -12,18 +12,9 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 
 import warnings
-
-
-def tpv_to_sip(header):
-    """A copy of ``header`` with a TPV WCS converted to TAN-SIP (others unchanged)."""
-    header = header.copy()
-    if str(header.get('CTYPE1', '')).endswith('TPV'):
-        from sip_tpv import pv_to_sip   # imports pkg_resources: keep it local
-
-        pv_to_sip(header)
-    return header
 
 
 def ccd_hdus(hdul, path):
@@ -80,7 +71,7 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
             if data is None:
                 raise InputError(f'{path}: HDU {index + 1} holds no image', path=path)
             ccd = ccd_number(hdu, index)
-            header = tpv_to_sip(hdu.header)
+            header = tpv_to_sip(hdu.header, data.shape)
             for key in ('ZIMAGE', 'ZBITPIX', 'ZNAXIS', 'ZNAXIS1', 'ZNAXIS2', 'ZCMPTYPE'):
                 header.remove(key, ignore_missing=True)
             if dtype is not None:

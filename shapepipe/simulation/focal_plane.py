@@ -62,12 +62,11 @@ def ccd_header(ccd, ra0, dec0, scale=EXPOSURE_PIXEL_SCALE, distortion=DISTORTION
     header['CD1_2'] = 0.0
     header['CD2_1'] = 0.0
     header['CD2_2'] = sign * s
+    # All eleven coefficients per axis, as Elixir writes them: the radial cubic
+    # term is x^3 + x y^2 (PV_7, PV_9; for axis 2 x and y swap roles).
     for axis in (1, 2):
-        header[f'PV{axis}_0'] = 0.0
-        header[f'PV{axis}_1'] = 1.0
-        header[f'PV{axis}_2'] = 0.0
-        header[f'PV{axis}_7'] = distortion
-        header[f'PV{axis}_9'] = distortion
+        for j in range(11):
+            header[f'PV{axis}_{j}'] = {1: 1.0, 7: distortion, 9: distortion}.get(j, 0.0)
     header['DATASEC'] = f'[{X_DATA[0]}:{X_DATA[1]},{Y_DATA[0]}:{Y_DATA[1]}]'
     header['CCDNUM'] = ccd
     header['EXTNAME'] = f'ccd{ccd:02d}'

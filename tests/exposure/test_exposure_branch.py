@@ -1,0 +1,104 @@
+"""The single-exposure branch on a simulated field, with the real
+source-extractor and psfex, checked against the simulator's truth."""
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+
+from shapepipe.commands.simulate import main as simulate_main
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+
+if os.environ.get('CI') and not (shutil.which('source-extractor') and shutil.which('psfex')):
+    pytest.fail('CI must install source-extractor and psfex (make install)')
+pytestmark = pytest.mark.skipif(
+    not (shutil.which('source-extractor') or shutil.which('sex')) or not shutil.which('psfex'),
+    reason='needs source-extractor and psfex (make install)')
+
+
+@pytest.fixture(scope='module')
+def branch(tmp_path_factory):
+    sp_run = tmp_path_factory.mktemp('exp') / 'run'
+    assert simulate_main(['-o', str(sp_run), '--preset', 'test', '--seed', '3']) == 0
+    inputs = sp_run / 'input'
+    inputs.mkdir()
+    for path in glob.glob(str(sp_run / 'input_exposures' / '*.fits.fz')):
+        name = os.path.basename(path)
+        kind = 'weight' if '.weight.' in name else 'flag' if '.flag.' in name else 'image'
+        os.symlink(path, inputs / f'{kind}-{name.split("p")[0]}.fitsfz')
+    config = open(os.path.join(REPO, 'example', 'GOLD', 'config_exp.ini')).read()
+    config = config.replace('$SP_RUN/input_exposures', '$SP_RUN/input')
+    (sp_run / 'config.ini').write_text(config)
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               SP_N_HDU='1', PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', 'config.ini'], cwd=sp_run,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_dir = glob.glob(str(sp_run / 'output' / 'run_sp_exp_*'))[0]
+    truth = fits.getdata(sp_run / 'truth.fits', 'TRUTH')
+    meta = fits.getdata(sp_run / 'truth.fits', 'EXPOSURES')
+    return sp_run, run_dir, truth, meta
+
+
+def test_split_wcs_maps_truth_to_the_same_pixels(branch):
+    _, run_dir, truth, meta = branch
+    for i, odometer in enumerate(meta['odometer']):
+        path = os.path.join(run_dir, 'split_exp_runner', 'output', f'image-{odometer}-13.fits')
+        header = fits.getheader(path)
+        assert header['CTYPE1'] == 'RA---TAN-SIP'
+        on = truth[f'ccd_{i}'] == 13
+        x, y = WCS(header).all_world2pix(truth['ra'][on], truth['dec'][on], 1)
+        offset = np.hypot(x - truth[f'x_{i}'][on], y - truth[f'y_{i}'][on])
+        assert offset.max() < 0.05
+    store = os.path.join(branch[0], 'output', 'log_exp_headers.sqlite')
+    from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+    headers = read_exposure_headers(store)
+    assert sorted(headers) == sorted(str(o) for o in meta['odometer'])
+    assert headers[str(meta['odometer'][0])][0]['ccd'] == 13
+
+
+def test_masks_flag_bright_star_halos(branch):
+    _, run_dir, truth, meta = branch
+    flags = fits.getdata(os.path.join(run_dir, 'mask_runner', 'output',
+                                      f'pipeline_flag-{meta["odometer"][0]}-13.fits'))
+    bright = truth[(truth['ccd_0'] == 13) & truth['is_star'] & (truth['mag'] < 15.5)]
+    for row in bright:
+        x, y = int(round(row['x_0'])) - 1, int(round(row['y_0'])) - 1
+        if 60 < x < 2050 and 60 < y < 4580:
+            assert flags[y, x] & (2 | 128), (row['mag'], flags[y, x])
+    interior = flags[200:-200, 200:-200]
+    assert (interior == 0).mean() > 0.9   # masks stay local
+
+
+def test_star_selection_is_pure(branch):
+    _, run_dir, truth, meta = branch
+    stars = truth[truth['is_star']]
+    purities = []
+    for odometer in meta['odometer']:
+        with fits.open(os.path.join(run_dir, 'setools_runner', 'output', 'mask',
+                                    f'star_selection-{odometer}-13.fits')) as hdul:
+            sel = hdul[2].data
+        assert len(sel) >= 30
+        d = np.hypot((sel['XWIN_WORLD'][:, None] - stars['ra'][None, :])
+                     * np.cos(np.radians(stars['dec'][None, :])),
+                     sel['YWIN_WORLD'][:, None] - stars['dec'][None, :]).min(axis=1) * 3600
+        purities.append(np.mean(d < 0.5))
+    assert min(purities) >= 0.98
+
+
+def test_psf_models_exist_for_every_ccd(branch):
+    _, run_dir, _, meta = branch
+    for odometer in meta['odometer']:
+        path = os.path.join(run_dir, 'psfex_runner', 'output',
+                            f'star_split_ratio_80-{odometer}-13.psf')
+        header = fits.getheader(path, 1)
+        assert header['ACCEPTED'] >= 20
+        assert header['CHI2'] < 2.0

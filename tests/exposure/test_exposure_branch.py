@@ -102,3 +102,44 @@ def test_psf_models_exist_for_every_ccd(branch):
         header = fits.getheader(path, 1)
         assert header['ACCEPTED'] >= 20
         assert header['CHI2'] < 2.0
+
+
+def test_psf_model_matches_the_true_psf(branch):
+    """PSFEx model (our evaluation) vs the simulator's true PSF at validation stars."""
+    import galsim
+    from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+    from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
+    from shapepipe.simulation.render import local_jacobians, sky_offsets_deg
+
+    _, run_dir, _, meta = branch
+    de1, de2, dsize = [], [], []
+    for exposure in meta:
+        odometer = exposure['odometer']
+        table = fits.getdata(os.path.join(run_dirs(run_dir), f'validation_psf-{odometer}-13.fits'))
+        header = fits.getheader(os.path.join(run_dir, 'split_exp_runner', 'output',
+                                             f'image-{odometer}-13.fits'))
+        psf = ExposurePSF(exposure['psf_fwhm'], exposure['psf_fwhm_slope'],
+                          tuple(exposure[f'psf_{k}'] for k in ('a0', 'a1', 'a2', 'b0', 'b1', 'b2')))
+        ok = (table['FLAG_PSF_HSM'] == 0)
+        ra, dec = WCS(header).all_pix2world(table['X'][ok], table['Y'][ok], 1)
+        _, _, jac = local_jacobians(WCS(header), ra, dec)
+        u, v = sky_offsets_deg(ra, dec, exposure['ra0'], exposure['dec0'])
+        fwhm, g1, g2 = psf.params(u, v)
+        stamps = [psf_profile(f, a, b).drawImage(
+            nx=51, ny=51, wcs=galsim.JacobianWCS(*j.ravel())).array
+            for f, a, b, j in zip(fwhm, g1, g2, jac)]
+        t1, t2, tsig, tflag = hsm_shapes(stamps)
+        de1.extend(table['E1_PSF_HSM'][ok] - t1)
+        de2.extend(table['E2_PSF_HSM'][ok] - t2)
+        dsize.extend(table['SIGMA_PSF_HSM'][ok] ** 2 / tsig ** 2 - 1)
+    de1, de2, dsize = map(np.asarray, (de1, de2, dsize))
+    print(f'PSF residuals over {len(de1)} stars: <de1> {de1.mean():.2e} <de2> {de2.mean():.2e} '
+          f'rms {de1.std():.2e} {de2.std():.2e}, <dT/T> {dsize.mean():.2e}')
+    assert len(de1) >= 10
+    assert abs(de1.mean()) < 2e-3 and abs(de2.mean()) < 2e-3
+    assert de1.std() < 5e-3 and de2.std() < 5e-3
+    assert abs(dsize.mean()) < 1e-2
+
+
+def run_dirs(run_dir):
+    return os.path.join(run_dir, 'psfex_interp_runner', 'output')

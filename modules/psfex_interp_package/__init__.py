@@ -1,0 +1,1 @@
+"""Evaluating PSFEx models at positions and measuring PSF shapes."""

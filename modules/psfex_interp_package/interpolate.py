@@ -1,0 +1,87 @@
+"""PSF at catalogue positions: CLASSIC (galaxies) and VALIDATION (stars)."""
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from shapepipe.errors import InputError, ModuleError
+from shapepipe.io.atomic import atomic_path
+from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
+from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+
+
+def load_model(path, star_thresh, chi2_thresh):
+    """The CCD's model, or ModuleError when it is not good enough."""
+    model = PSFExModel(path)
+    if model.accepted < star_thresh:
+        raise ModuleError(f'{path}: {model.accepted} accepted stars < STAR_THRESH = '
+                          f'{star_thresh}: no PSF for this CCD', path=path)
+    if not model.chi2 <= chi2_thresh:
+        raise ModuleError(f'{path}: chi2 {model.chi2:.2f} > CHI2_THRESH = {chi2_thresh}: no PSF '
+                          f'for this CCD', path=path)
+    return model
+
+
+def read_objects(path, hdu=2):
+    """Catalogue rows (FITS_LDAC HDU 2, or HDU 1 of a plain table)."""
+    try:
+        with fits.open(path) as hdul:
+            index = hdu if len(hdul) > hdu else 1
+            return Table(hdul[index].data)
+    except (OSError, IndexError) as error:
+        raise InputError(f'{path}: cannot read the catalogue ({error})', path=path) from None
+
+
+def _positions(table, position_params, path):
+    missing = [p for p in position_params if p not in table.colnames]
+    if missing:
+        raise InputError(f'{path} has no column {missing[0]}: fix POSITION_PARAMS', path=path)
+    return (np.asarray(table[position_params[0]], float),
+            np.asarray(table[position_params[1]], float))
+
+
+def classic(model, catalog_path, position_params, output_path, get_shapes=True):
+    """``galaxy_psf{num}.fits``: PSF stamp and HSM shape at every object."""
+    table = read_objects(catalog_path)
+    x, y = _positions(table, position_params, catalog_path)
+    stamps = model.stamps(x, y) if len(x) else np.zeros((0,) + model.basis.shape[1:])
+    out = Table({'NUMBER': table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1,
+                 'VIGNET': stamps.astype(np.float32)})
+    if get_shapes:
+        out['E1_PSF_HSM'], out['E2_PSF_HSM'], out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = (
+            hsm_shapes(stamps))
+    _write(out, output_path)
+    return len(out)
+
+
+def validation(model, star_path, position_params, output_path):
+    """``validation_psf{num}.fits``: model and star HSM shapes at validation stars."""
+    table = read_objects(star_path)
+    x, y = _positions(table, position_params, star_path)
+    if 'VIGNET' not in table.colnames:
+        raise InputError(f'{star_path} has no VIGNET column: add VIGNET to the SExtractor '
+                         f'parameters', path=star_path)
+    vignets = np.asarray(table['VIGNET'], float) if len(table) else np.zeros((0, 1, 1))
+    size = vignets.shape[-1]
+    models = model.stamps(x, y, size=size) if len(x) else np.zeros((0, size, size))
+    e1_psf, e2_psf, sig_psf, flag_psf = hsm_shapes(models)
+    e1_star, e2_star, sig_star, flag_star = hsm_shapes(vignets)
+    out = Table()
+    out['NUMBER'] = table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1
+    out['X'], out['Y'] = x, y
+    for name, column in (('RA', 'XWIN_WORLD'), ('DEC', 'YWIN_WORLD'), ('MAG', 'MAG_AUTO'),
+                         ('SNR', 'SNR_WIN')):
+        out[name] = table[column] if column in table.colnames else np.full(len(x), np.nan)
+    out['E1_PSF_HSM'], out['E2_PSF_HSM'] = e1_psf, e2_psf
+    out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = sig_psf, flag_psf
+    out['E1_STAR_HSM'], out['E2_STAR_HSM'] = e1_star, e2_star
+    out['SIGMA_STAR_HSM'], out['FLAG_STAR_HSM'] = sig_star, flag_star
+    out['ACCEPTED'] = np.full(len(x), model.accepted)
+    out['CHI2_PSF'] = np.full(len(x), model.chi2)
+    _write(out, output_path)
+    return out
+
+
+def _write(table, path):
+    with atomic_path(path) as tmp:
+        table.write(tmp, format='fits')

@@ -1,0 +1,46 @@
+"""Evaluate PSFEx models at positions: PSFs for galaxies (CLASSIC) or model
+against stars (VALIDATION)."""
+
+import os
+
+from shapepipe.errors import ConfigError
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.psfex_interp_package.interpolate import classic, load_model, validation
+from shapepipe.pipeline.options import Option
+
+
+@module_runner(
+    version='1.1',
+    input_module=['psfex_runner', 'setools_runner'],
+    file_pattern=['star_split_ratio_80', 'star_split_ratio_20', 'psfex_cat'],
+    file_ext=['.psf', '.fits', '.cat'],
+    depends=['numpy', 'astropy', 'galsim', 'scipy'],
+    options=[
+        Option('MODE', 'str', 'CLASSIC', 'CLASSIC, VALIDATION or MULTI-EPOCH',
+               choices=('CLASSIC', 'VALIDATION', 'MULTI-EPOCH')),
+        Option('POSITION_PARAMS', 'list', ['XWIN_IMAGE', 'YWIN_IMAGE'],
+               'Catalogue columns of the positions'),
+        Option('GET_SHAPES', 'bool', True, 'Measure HSM shapes of the PSF'),
+        Option('STAR_THRESH', 'int', 20, 'Minimum accepted stars for a CCD model'),
+        Option('CHI2_THRESH', 'float', 2.0, 'Maximum chi2 of a CCD model'),
+        Option('ME_DOT_PSF_DIR', 'list', [], 'Multi-epoch: directories of the .psf files'),
+        Option('ME_DOT_PSF_PATTERN', 'str', 'star_split_ratio_80', 'Multi-epoch: .psf pattern'),
+        Option('ME_LOG_WCS', 'str', '', 'Multi-epoch: exposure header store'),
+    ],
+)
+def psfex_interp_runner(input_file_list, run_dirs, file_number_string, config,
+                        module_config_sec, w_log):
+    """Interpolate PSFEx models to object or star positions, with HSM shapes."""
+    opts = config.module_options(module_config_sec)
+    mode = opts['MODE']
+    if mode == 'MULTI-EPOCH':
+        raise ConfigError(f'{config.where(module_config_sec)}MODE = MULTI-EPOCH is not available '
+                          f'yet in this version: use CLASSIC or VALIDATION')
+    model = load_model(input_file_list[0], opts['STAR_THRESH'], opts['CHI2_THRESH'])
+    if mode == 'VALIDATION':
+        out = os.path.join(run_dirs['output'], f'validation_psf{file_number_string}.fits')
+        table = validation(model, input_file_list[1], opts['POSITION_PARAMS'], out)
+        return f'{len(table)} validation stars -> {out}', ''
+    out = os.path.join(run_dirs['output'], f'galaxy_psf{file_number_string}.fits')
+    n = classic(model, input_file_list[1], opts['POSITION_PARAMS'], out, opts['GET_SHAPES'])
+    return f'{n} PSF stamps -> {out}', ''

@@ -10,32 +10,20 @@ export SP_CONFIG="$repo/example/GOLD"
 echo "== 1. Simulating the demo field (3 exposures x 4 CCDs, a 0.1 deg tile) into $SP_RUN"
 shapepipe_simulate -o "$SP_RUN" --preset demo --seed 1 --overwrite
 
-echo "== 2. Preparing inputs: CFIS raw names -> pipeline names (symbolic links)"
-mkdir -p "$SP_RUN/input" "$SP_RUN/output"
-rm -f "$SP_RUN"/input/*
-for path in "$SP_RUN"/input_exposures/*p*.fits.fz; do
-    name=$(basename "$path")
-    number=${name%%p*}
-    case "$name" in
-        *.weight.*) kind=weight ;;
-        *.flag.*) kind=flag ;;
-        *) kind=image ;;
-    esac
-    ln -s "$path" "$SP_RUN/input/$kind-$number.fitsfz"
-done
+echo "== 2. Preparing inputs: tiles, tile weights, exposures of the tile (pipeline names)"
 export SP_N_HDU=4   # the demo mosaics hold 4 of MegaCam's 40 CCDs
+cd "$SP_RUN"
+status=0
+shapepipe_run -c "$SP_CONFIG/config_prepare.ini" || status=$?
 
 echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
-cd "$SP_RUN"
-sed "s#INPUT_DIR = \$SP_RUN/input_exposures#INPUT_DIR = \$SP_RUN/input#" \
-    "$SP_CONFIG/config_exp.ini" > "$SP_RUN/config_exp_demo.ini"
-status=0
-shapepipe_run -c "$SP_RUN/config_exp_demo.ini" || status=$?
+[ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_exp.ini" || status=$?; }
 
 run_dir=$(ls -d "$SP_RUN"/output/run_sp_exp_* | tail -n 1)
 echo
 echo "Inputs and truth:   $SP_RUN/input_exposures, $SP_RUN/input_tiles, $SP_RUN/truth.fits"
 echo "Run directory:      $run_dir"
 echo "PSF models:         $run_dir/psfex_runner/output/*.psf"
+echo "PSF validation:     $run_dir/psfex_interp_runner/output/validation_psf-*.fits"
 echo "Star-selection plots: $run_dir/setools_runner/output/plot/"
 exit $status

@@ -28,20 +28,13 @@ pytestmark = pytest.mark.skipif(
 def branch(tmp_path_factory):
     sp_run = tmp_path_factory.mktemp('exp') / 'run'
     assert simulate_main(['-o', str(sp_run), '--preset', 'test', '--seed', '3']) == 0
-    inputs = sp_run / 'input'
-    inputs.mkdir()
-    for path in glob.glob(str(sp_run / 'input_exposures' / '*.fits.fz')):
-        name = os.path.basename(path)
-        kind = 'weight' if '.weight.' in name else 'flag' if '.flag.' in name else 'image'
-        os.symlink(path, inputs / f'{kind}-{name.split("p")[0]}.fitsfz')
-    config = open(os.path.join(REPO, 'example', 'GOLD', 'config_exp.ini')).read()
-    config = config.replace('$SP_RUN/input_exposures', '$SP_RUN/input')
-    (sp_run / 'config.ini').write_text(config)
     env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
                SP_N_HDU='1', PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', 'config.ini'], cwd=sp_run,
-                            env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    for config in ('config_prepare.ini', 'config_exp.ini'):
+        result = subprocess.run(
+            [os.path.join(BIN, 'shapepipe_run'), '-c', os.path.join(REPO, 'example', 'GOLD', config)],
+            cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     run_dir = glob.glob(str(sp_run / 'output' / 'run_sp_exp_*'))[0]
     truth = fits.getdata(sp_run / 'truth.fits', 'TRUTH')
     meta = fits.getdata(sp_run / 'truth.fits', 'EXPOSURES')

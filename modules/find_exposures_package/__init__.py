@@ -1,0 +1,1 @@
+"""Finding the exposures that made a tile."""

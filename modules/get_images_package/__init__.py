@@ -1,0 +1,1 @@
+"""Retrieving input images (symbolic links or VOSpace) under pipeline names."""

@@ -1,0 +1,1 @@
+"""Uncompressing tile-compressed FITS images."""

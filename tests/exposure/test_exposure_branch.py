@@ -136,3 +136,11 @@ def test_psf_model_matches_the_true_psf(branch):
 
 def run_dirs(run_dir):
     return os.path.join(run_dir, 'psfex_interp_runner', 'output')
+
+
+def test_merged_star_catalogue(branch):
+    sp_run, _, _, meta = branch
+    table = fits.getdata(sp_run / 'psf_validation' / 'full_starcat-0000000.fits', 1)
+    assert set(table['CCD_NB']) == {13}
+    assert set(table['EXP_NB']) == set(meta['odometer'])
+    assert len(table) >= 10 and 'E1_STAR_HSM' in table.columns.names

@@ -1,0 +1,1 @@
+"""Merging PSF validation catalogues of all CCDs."""

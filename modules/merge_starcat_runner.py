@@ -1,0 +1,27 @@
+"""Merge the PSF validation catalogues of all CCDs into full_starcat-0000000.fits."""
+
+import os
+
+from shapepipe.modules.merge_starcat_package.merge_starcat import merge_star_catalogs
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.pipeline.options import Option
+
+
+@module_runner(
+    version='1.1',
+    input_module='psfex_interp_runner',
+    file_pattern='validation_psf',
+    file_ext='.fits',
+    depends=['numpy', 'astropy'],
+    numbering_scheme='-0000000-0',
+    run_method='serial',
+    options=[Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)')],
+)
+def merge_starcat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                         w_log):
+    """Merge PSF validation star catalogues, with exposure and CCD numbers."""
+    output_dir = config.module_options(module_config_sec)['OUTPUT_PATH'] or run_dirs['output']
+    os.makedirs(output_dir, exist_ok=True)
+    out = os.path.join(output_dir, 'full_starcat-0000000.fits')
+    n = merge_star_catalogs(input_file_list[0], out)
+    return f'{n} stars from {len(input_file_list[0])} CCDs -> {out}', ''

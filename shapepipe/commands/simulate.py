@@ -26,6 +26,9 @@ def parse_args(argv=None):
     parser.add_argument('--tile-npix', type=int, help='tile size in pixels (10000: full tile)')
     parser.add_argument('--g1', type=float, help='constant shear g1 (default 0)')
     parser.add_argument('--g2', type=float, help='constant shear g2 (default 0)')
+    parser.add_argument('--shear-field', choices=('constant', 'sinusoid'),
+                        help='constant (g1, g2) or sinusoid: a position-dependent shear of '
+                             'amplitude |(g1, g2)| (per-object g1, g2 in truth.fits)')
     parser.add_argument('--rotated-pairs', action='store_true', default=None,
                         help='every second galaxy is its neighbour rotated by 90 degrees')
     parser.add_argument('--n-jobs', type=int, help='parallel processes (default 2)')
@@ -44,7 +47,7 @@ def main(argv=None):
         settings = settings_for(
             args.preset, seed=args.seed, tile_id=args.tile_id, n_exposures=args.n_exposures,
             ccds=args.ccds, tile_npix=args.tile_npix, g1=args.g1, g2=args.g2,
-            rotated_pairs=args.rotated_pairs, n_jobs=args.n_jobs)
+            rotated_pairs=args.rotated_pairs, shear_field=args.shear_field, n_jobs=args.n_jobs)
         summary = simulate(args.output, settings, overwrite=args.overwrite)
     except ShapePipeError as error:
         print(f'shapepipe_simulate: error: {error}', file=sys.stderr)

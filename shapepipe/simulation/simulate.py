@@ -42,6 +42,7 @@ class Settings:
     g1: float = 0.0
     g2: float = 0.0
     rotated_pairs: bool = False
+    shear_field: str = 'constant'
     seed: int = 1
     first_odometer: int = 2113737
     dither_arcmin: float = 1.0
@@ -62,6 +63,8 @@ class Settings:
         if self.tile_npix < 64:
             raise ConfigError('--tile-npix must be at least 64')
         cfis.tile_coord_from_id(self.tile_id)
+        if self.shear_field not in ('constant', 'sinusoid'):
+            raise ConfigError(f'--shear-field {self.shear_field!r}: use constant or sinusoid')
 
 
 PRESETS = {
@@ -127,7 +130,7 @@ def make_truth(settings, exposures, ra_t, dec_t):
     half_tile = settings.tile_npix * cfis.TILE_PIXEL_SCALE / 3600.0 / 2
     galaxies = make_galaxies(rng, ra_t, dec_t, half_tile + settings.galaxy_margin_arcmin / 60,
                              settings.g1, settings.g2, settings.rotated_pairs,
-                             settings.galaxy_density)
+                             settings.galaxy_density, settings.shear_field)
     # Stars over every CCD of every exposure, for PSF modelling.
     corners = []
     for exposure in exposures:
@@ -330,6 +333,7 @@ def write_truth(path, truth, exposures, epochs, tile_header, settings):
     header['SEED'] = settings.seed
     header['G1'], header['G2'] = settings.g1, settings.g2
     header['ROTPAIRS'] = settings.rotated_pairs
+    header['SHEARFLD'] = settings.shear_field
     header['PSFBETA'] = (3.0, 'Moffat beta of the PSF')
     hdul = fits.HDUList([fits.PrimaryHDU(header=header),
                          fits.BinTableHDU(table, name='TRUTH'),

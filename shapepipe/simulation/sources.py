@@ -46,11 +46,13 @@ def _shape_noise(rng, n):
 
 
 def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
-                  density=GALAXY_DENSITY):
+                  density=GALAXY_DENSITY, shear_field='constant'):
     """Galaxy truth columns in a square field.
 
     With ``rotated_pairs`` every second galaxy is a copy of the previous one
-    rotated by 90 degrees (same position offset by 3 arcsec).
+    rotated by 90 degrees (same position offset by 3 arcsec). ``shear_field``
+    is ``constant`` (g1, g2) or ``sinusoid`` (a position-dependent shear of
+    amplitude |(g1, g2)|, see :func:`sinusoid_shear`).
     """
     area = (2 * half_width_deg * 60) ** 2
     n = rng.poisson(density * area)
@@ -71,11 +73,31 @@ def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
         bulge_frac[1::2] = bulge_frac[0::2]
         e1[1::2] = -e1[0::2]
         e2[1::2] = -e2[0::2]
+    if shear_field == 'constant':
+        shear_1, shear_2 = np.full(n, g1), np.full(n, g2)
+    elif shear_field == 'sinusoid':
+        shear_1, shear_2 = sinusoid_shear(ra, dec, ra0, dec0, np.hypot(g1, g2))
+    else:
+        raise ValueError(f'unknown shear field {shear_field!r}')
     return {
         'ra': ra, 'dec': dec, 'mag': mag, 'hlr': hlr, 'bulge_frac': bulge_frac,
         'e1_int': e1, 'e2_int': e2,
-        'g1': np.full(n, g1), 'g2': np.full(n, g2), 'is_star': np.zeros(n, bool),
+        'g1': shear_1, 'g2': shear_2, 'is_star': np.zeros(n, bool),
     }
+
+
+def sinusoid_shear(ra, dec, ra0, dec0, amplitude, wavelength_deg=0.1):
+    """A position-dependent shear: |g| = amplitude, direction turning with position.
+
+    g1 = A cos(2 pi dx / L) cos(2 pi dy / L), g2 = A sin(2 pi dx / L) cos(2 pi dy / L),
+    so |g| <= A; dx, dy in degrees from the field centre, L the wavelength.
+    """
+    dx = (ra - ra0) * np.cos(np.radians(dec0))
+    dy = dec - dec0
+    phase_1 = 2 * np.pi * dx / wavelength_deg
+    phase_2 = 2 * np.pi * dy / wavelength_deg
+    return amplitude * np.cos(phase_1) * np.cos(phase_2), amplitude * np.sin(phase_1) * np.cos(
+        phase_2)
 
 
 def make_stars(rng, ra0, dec0, half_width_deg, density=STAR_DENSITY):

@@ -137,3 +137,20 @@ def test_bad_settings(tmp_path, capsys):
     assert simulate_main(['-o', str(tmp_path / 'full'), '--preset', 'test']) == 2
     err = capsys.readouterr().err.strip()
     assert err.count('\n') == 0 and 'not empty' in err and '--overwrite' in err
+
+
+def test_shear_options(tmp_path):
+    from shapepipe.simulation.sources import make_galaxies
+    rng = np.random.default_rng(1)
+    pairs = make_galaxies(rng, 220.0, 51.0, 0.02, 0.02, -0.01, rotated_pairs=True)
+    assert np.allclose(pairs['e1_int'][1::2], -pairs['e1_int'][0::2])
+    assert np.allclose(pairs['g1'], 0.02) and np.allclose(pairs['g2'], -0.01)
+    field = make_galaxies(np.random.default_rng(1), 220.0, 51.0, 0.1, 0.03, 0.0,
+                          shear_field='sinusoid')
+    amplitude = np.hypot(field['g1'], field['g2'])
+    assert amplitude.max() <= 0.03 + 1e-12 and field['g1'].std() > 0.01
+    assert simulate_main(['-o', str(tmp_path / 'x'), '--preset', 'test', '--g1', '0.02',
+                          '--shear-field', 'sinusoid']) == 0
+    truth = fits.getdata(tmp_path / 'x' / 'truth.fits', 'TRUTH')
+    galaxies = truth[~truth['is_star']]
+    assert galaxies['g1'].std() > 0 and np.hypot(galaxies['g1'], galaxies['g2']).max() <= 0.02 + 1e-12

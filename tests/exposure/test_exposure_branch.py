@@ -144,3 +144,19 @@ def test_merged_star_catalogue(branch):
     assert set(table['CCD_NB']) == {13}
     assert set(table['EXP_NB']) == set(meta['odometer'])
     assert len(table) >= 10 and 'E1_STAR_HSM' in table.columns.names
+
+
+def test_model_evaluation_matches_galsim_des_psfex(branch):
+    import galsim
+    import galsim.des
+
+    from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
+
+    _, run_dir, _, meta = branch
+    path = os.path.join(run_dir, 'psfex_runner', 'output',
+                        f'star_split_ratio_80-{meta["odometer"][0]}-13.psf')
+    ours, reference = PSFExModel(path), galsim.des.DES_PSFEx(path)
+    for x, y in [(40.0, 10.0), (1056.5, 2306.5), (2070.2, 4600.9), (700.3, 3100.7)]:
+        expected = reference.getPSFArray(galsim.PositionD(x, y))
+        got = ours.sampled([x], [y])[0]
+        assert np.abs(got - expected).max() < 1e-6 * np.abs(expected).max()

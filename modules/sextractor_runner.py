@@ -6,7 +6,9 @@ from astropy.io import fits
 
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
     CHECK_TYPES, build_command, header_value, output_names,
 )
@@ -52,9 +54,11 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
     """Run Source Extractor on an image (with weight, flag, PSF, detection image)."""
     opts = config.module_options(module_config_sec)
     where = config.where(module_config_sec)
-    if opts['MAKE_POST_PROCESS']:
-        raise ConfigError(f'{where}MAKE_POST_PROCESS (multi-epoch tiles) is not available yet '
-                          f'in this version: set it to False')
+    if opts['MAKE_POST_PROCESS'] and not opts['LOG_WCS']:
+        raise ConfigError(f'{where}MAKE_POST_PROCESS = True needs LOG_WCS (the exposure header '
+                          f'store, log_exp_headers.sqlite)')
+    if len(opts['CCD_SIZE']) != 4:
+        raise ConfigError(f'{where}CCD_SIZE needs 4 numbers: xmin, xmax, ymin, ymax')
     prefix = opts['PREFIX'] or opts['SUFFIX']
     inputs = list(input_file_list)
     image = inputs.pop(0)
@@ -87,4 +91,9 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
         with fits.open(tmp) as hdul:
             n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
     w_log.info('%d objects in %s', n_objects, catalog)
+    if opts['MAKE_POST_PROCESS']:
+        headers = read_exposure_headers(opts['LOG_WCS'])
+        used = post_process(catalog, image, headers, opts['WORLD_POSITION'], opts['CCD_SIZE'],
+                            log=w_log)
+        w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))
     return stdout or f'{n_objects} objects', stderr

@@ -160,3 +160,43 @@ def test_model_evaluation_matches_galsim_des_psfex(branch):
         expected = reference.getPSFArray(galsim.PositionD(x, y))
         got = ours.sampled([x], [y])[0]
         assert np.abs(got - expected).max() < 1e-6 * np.abs(expected).max()
+
+
+def test_tile_detection_and_epochs(branch):
+    """Tile mask + Source Extractor with multi-epoch post-processing: detections
+    match the truth and EPOCH_i/CCD_N agree with the truth footprints."""
+    sp_run, _, truth, meta = branch
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run(
+        [os.path.join(BIN, 'shapepipe_run'), '-c',
+         os.path.join(REPO, 'example', 'GOLD', 'config_tile.ini')],
+        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')))[-1]
+    with fits.open(os.path.join(run_dir, 'sextractor_runner', 'output',
+                                'tile_sexcat-277-282.fits')) as hdul:
+        assert [h.name for h in hdul[3:]] == [f'EPOCH_{i}' for i in range(len(meta))]
+        objects = hdul[2].data
+        epochs = [hdul[3 + i].data for i in range(len(meta))]
+    assert 'N_EPOCH' in objects.columns.names
+    for i, epoch in enumerate(epochs):
+        assert set(epoch['EXP_NAME']) == {str(meta['odometer'][i])}
+    # Match detections to truth within 0.2 arcsec.
+    d_ra = (objects['XWIN_WORLD'][:, None] - truth['ra'][None, :]) * np.cos(
+        np.radians(truth['dec'][None, :]))
+    dist = np.hypot(d_ra, objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    nearest = dist.argmin(axis=1)
+    matched = dist[np.arange(len(objects)), nearest] < 0.2
+    assert matched.sum() > 0.5 * len(objects)
+    checked = 0
+    for i, epoch in enumerate(epochs):
+        rows = truth[nearest[matched]]
+        x, y = rows[f'x_{i}'], rows[f'y_{i}']
+        away = (rows[f'ccd_{i}'] < 0) | ((x > 38) & (x < 2075) & (y > 6) & (y < 4607))
+        ccd_true = rows[f'ccd_{i}'][away]
+        ccd_found = epoch['CCD_N'][matched][away]
+        assert np.array_equal(ccd_found, ccd_true)
+        checked += away.sum()
+    assert checked > 50
+    assert np.array_equal(objects['N_EPOCH'], sum((e['CCD_N'] >= 0).astype(int) for e in epochs))

@@ -112,10 +112,11 @@ def make_exposures(settings, ra_t, dec_t):
     exposures = []
     for i in range(settings.n_exposures):
         du, dv = rng.uniform(-1, 1, 2) * settings.dither_arcmin * 60 if i else (0.0, 0.0)
-        # The tile centre sits at focal-plane (u_c + du, v_c + dv) [arcsec]; u is west.
+        # The tile centre sits at focal-plane (u_c + du, v_c + dv) [arcsec] from the
+        # pointing; u is west (RA decreasing), v north.
         u_off, v_off = (u_c + du) / 3600.0, (v_c + dv) / 3600.0
         dec0 = dec_t - v_off
-        ra0 = ra_t - u_off / np.cos(np.radians(dec_t))
+        ra0 = ra_t + u_off / np.cos(np.radians(dec_t))
         exposures.append(Exposure(
             odometer=settings.first_odometer + 137 * i, ra0=ra0, dec0=dec0,
             photzp=30.5 + rng.normal(0, 0.05), sky=rng.uniform(180, 260),
@@ -384,12 +385,11 @@ def simulate(out_dir, settings, overwrite=False, log=print):
     header = tile_wcs(settings, ra_t, dec_t)
     tile_x, tile_y = WCS(header).all_world2pix(truth['ra'], truth['dec'], 1)
     on_tile = _select(tile_x, tile_y, settings.tile_npix, settings.tile_npix, 0)
-    covered = np.zeros(len(truth['ra']), bool)
-    for ccd_of, _, _ in epochs:
-        covered |= ccd_of >= 0
-    if not (on_tile & covered).any():
-        raise ConfigError(f'the tile {settings.tile_id} lies outside every simulated CCD: '
-                          f'choose CCDs that cover it (--ccds) or the cfis preset')
+    for exposure, (ccd_of, _, _) in zip(exposures, epochs):
+        if not (on_tile & (ccd_of >= 0)).any():
+            raise ConfigError(f'exposure {exposure.odometer} does not overlap tile '
+                              f'{settings.tile_id}: reduce the dither or choose CCDs that cover '
+                              f'the tile (--ccds)')
     prepare_output(out_dir, overwrite)
     log(f'{len(truth["ra"])} objects ({int(truth["is_star"].sum())} stars), '
         f'{len(exposures)} exposures x {len(settings.ccds)} CCDs, tile {settings.tile_npix}^2')

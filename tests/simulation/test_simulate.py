@@ -130,8 +130,8 @@ def test_same_seed_same_files(field, tmp_path):
 def test_bad_settings(tmp_path, capsys):
     with pytest.raises(ConfigError, match='no CCDs'):
         simulate(str(tmp_path / 'x'), settings_for('test', ccds=()))
-    with pytest.raises(ConfigError, match='lies outside every simulated CCD'):
-        simulate(str(tmp_path / 'x'), settings_for('test', ccds=(0,)))
+    with pytest.raises(ConfigError, match='does not overlap tile 277.282'):
+        simulate(str(tmp_path / 'x'), settings_for('test', dither_arcmin=600.0))
     (tmp_path / 'full').mkdir()
     (tmp_path / 'full' / 'something').write_text('x')
     assert simulate_main(['-o', str(tmp_path / 'full'), '--preset', 'test']) == 2
@@ -154,3 +154,19 @@ def test_shear_options(tmp_path):
     truth = fits.getdata(tmp_path / 'x' / 'truth.fits', 'TRUTH')
     galaxies = truth[~truth['is_star']]
     assert galaxies['g1'].std() > 0 and np.hypot(galaxies['g1'], galaxies['g2']).max() <= 0.02 + 1e-12
+
+
+def test_demo_tile_is_covered_by_every_exposure():
+    """The tile sits on the corner of the four demo CCDs in every exposure."""
+    from shapepipe import cfis
+    from shapepipe.simulation.simulate import PRESETS, make_exposures
+    from shapepipe.simulation import focal_plane as fp
+
+    settings = PRESETS['demo']
+    ra_t, dec_t = cfis.tile_coord_from_id(settings.tile_id)
+    for exposure in make_exposures(settings, ra_t, dec_t):
+        hits = []
+        for ccd in settings.ccds:
+            x, y = fp.ccd_wcs(ccd, exposure.ra0, exposure.dec0).all_world2pix([[ra_t, dec_t]], 1)[0]
+            hits.append(bool(fp.on_data(x, y, margin=-400)))   # within 400 px of the CCD
+        assert all(hits), hits

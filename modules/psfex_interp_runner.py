@@ -4,9 +4,37 @@ against stars (VALIDATION)."""
 import os
 
 from shapepipe.errors import ConfigError
+from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.psfex_interp_package.interpolate import classic, load_model, validation
+from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
 from shapepipe.pipeline.options import Option
+from shapepipe.pipeline.run_log import RunLog, parse_input_dir
+
+
+def _resolve_dirs(entries, run_log_path):
+    """Directories of ME_DOT_PSF_DIR; ``last:psfex_runner``-style links allowed."""
+    dirs = []
+    for entry in entries:
+        link = parse_input_dir(entry)
+        dirs.extend([entry] if link.kind == 'dir' else RunLog(run_log_path).resolve(link))
+    return dirs
+
+
+def _multi_epoch(input_file_list, run_dirs, file_number_string, config, section, opts, w_log):
+    where = config.where(section)
+    if not opts['ME_DOT_PSF_DIR'] or not opts['ME_LOG_WCS']:
+        raise ConfigError(f'{where}MODE = MULTI-EPOCH needs ME_DOT_PSF_DIR and ME_LOG_WCS')
+    psf_dirs = _resolve_dirs(opts['ME_DOT_PSF_DIR'], run_dirs['run_log'])
+    headers = read_exposure_headers(opts['ME_LOG_WCS'])
+    out = os.path.join(run_dirs['output'], f'galaxy_psf{file_number_string}.sqlite')
+    n_objects, written, missing = interpolate_epochs(
+        input_file_list[0], psf_dirs, opts['ME_DOT_PSF_PATTERN'], headers, out,
+        star_thresh=opts['STAR_THRESH'], chi2_thresh=opts['CHI2_THRESH'], log=w_log)
+    if missing:
+        w_log.warning('%d object-epochs without a PSF model (dropped)', missing)
+    return (f'{n_objects} objects, {written} object-epochs with a PSF, {missing} without '
+            f'-> {out}'), ''
 
 
 @module_runner(
@@ -34,8 +62,8 @@ def psfex_interp_runner(input_file_list, run_dirs, file_number_string, config,
     opts = config.module_options(module_config_sec)
     mode = opts['MODE']
     if mode == 'MULTI-EPOCH':
-        raise ConfigError(f'{config.where(module_config_sec)}MODE = MULTI-EPOCH is not available '
-                          f'yet in this version: use CLASSIC or VALIDATION')
+        return _multi_epoch(input_file_list, run_dirs, file_number_string, config,
+                            module_config_sec, opts, w_log)
     model = load_model(input_file_list[0], opts['STAR_THRESH'], opts['CHI2_THRESH'])
     if mode == 'VALIDATION':
         out = os.path.join(run_dirs['output'], f'validation_psf{file_number_string}.fits')

@@ -200,3 +200,73 @@ def test_tile_detection_and_epochs(branch):
         checked += away.sum()
     assert checked > 50
     assert np.array_equal(objects['N_EPOCH'], sum((e['CCD_N'] >= 0).astype(int) for e in epochs))
+
+
+def test_multi_epoch_psf_matches_truth(branch):
+    """psfex_interp MULTI-EPOCH: PSF stamps at tile galaxies vs the true PSF of each epoch."""
+    from sqlitedict import SqliteDict
+
+    sp_run, _, truth, meta = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')):
+        test_tile_detection_and_epochs(branch)
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run(
+        [os.path.join(BIN, 'shapepipe_run'), '-c',
+         os.path.join(REPO, 'example', 'GOLD', 'config_psfexinterp_tile.ini')],
+        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')))[-1]
+    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
+                                        'tile_sexcat-277-282.fits'), 2)
+    store = SqliteDict(os.path.join(run_dir, 'psfex_interp_runner', 'output',
+                                    'galaxy_psf-277-282.sqlite'), flag='r')
+    assert len(store) == len(objects)
+    d_ra = (objects['XWIN_WORLD'][:, None] - truth['ra'][None, :]) * np.cos(
+        np.radians(truth['dec'][None, :]))
+    dist = np.hypot(d_ra, objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    nearest, best = dist.argmin(axis=1), dist.min(axis=1)
+    de1, de2, n_empty = [], [], 0
+    odometers = [str(o) for o in meta['odometer']]
+    for k, number in enumerate(objects['NUMBER']):
+        value = store[str(number)]
+        if value == 'empty':
+            n_empty += 1
+            assert objects['N_EPOCH'][k] == 0   # every CCD here has a PSF model
+            continue
+        assert len(value) == objects['N_EPOCH'][k]
+        if best[k] > 0.2:
+            continue
+        row = truth[nearest[k]]
+        for key, epoch in value.items():
+            i = odometers.index(key.split('-')[0])
+            assert epoch['VIGNET'].shape == (51, 51)
+            de1.append(epoch['SHAPES']['E1_PSF_HSM'] - _true_psf_g(row, i, meta)[0])
+            de2.append(epoch['SHAPES']['E2_PSF_HSM'] - _true_psf_g(row, i, meta)[1])
+    store.close()
+    assert len(de1) > 50
+    print(f'ME PSF vs truth over {len(de1)} object-epochs: <de1> {np.mean(de1):.2e} '
+          f'<de2> {np.mean(de2):.2e}')
+    assert abs(np.mean(de1)) < 2e-3 and abs(np.mean(de2)) < 2e-3
+
+
+def _true_psf_g(row, i, meta):
+    """HSM shape of the true PSF (pixelised) at a truth row in exposure i."""
+    import galsim
+    from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+    from shapepipe.simulation.focal_plane import ccd_wcs
+    from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
+    from shapepipe.simulation.render import local_jacobians, sky_offsets_deg
+
+    exposure = meta[i]
+    psf = ExposurePSF(exposure['psf_fwhm'], exposure['psf_fwhm_slope'],
+                      tuple(exposure[f'psf_{k}'] for k in ('a0', 'a1', 'a2', 'b0', 'b1', 'b2')))
+    wcs = ccd_wcs(int(row[f'ccd_{i}']), exposure['ra0'], exposure['dec0'])
+    _, _, jac = local_jacobians(wcs, [row['ra']], [row['dec']])
+    u, v = sky_offsets_deg(row['ra'], row['dec'], exposure['ra0'], exposure['dec0'])
+    fwhm, g1, g2 = psf.params(u, v)
+    stamp = psf_profile(float(fwhm), float(g1), float(g2)).drawImage(
+        nx=51, ny=51, wcs=galsim.JacobianWCS(*jac[0].ravel())).array
+    e1, e2, _, _ = hsm_shapes([stamp])
+    return e1[0], e2[0]

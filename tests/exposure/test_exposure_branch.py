@@ -270,3 +270,54 @@ def _true_psf_g(row, i, meta):
         nx=51, ny=51, wcs=galsim.JacobianWCS(*jac[0].ravel())).array
     e1, e2, _, _ = hsm_shapes([stamp])
     return e1[0], e2[0]
+
+
+def test_multi_epoch_stamps_are_centred_on_truth(branch):
+    """vignetmaker MULTI-EPOCH: a bright star's stamp is centred on its truth
+    position to < 0.1 pixel in every epoch; CLASSIC weight stamps exist."""
+    import galsim
+    from sqlitedict import SqliteDict
+
+    sp_run, _, truth, meta = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')):
+        test_tile_detection_and_epochs(branch)
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run(
+        [os.path.join(BIN, 'shapepipe_run'), '-c',
+         os.path.join(REPO, 'example', 'GOLD', 'config_vignetmaker_tile.ini')],
+        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')))[-1]
+    weights = fits.getdata(os.path.join(run_dir, 'vignetmaker_runner_run_1', 'output',
+                                        'weight_vignet-277-282.fits'))
+    assert weights['VIGNET'].shape[1:] == (51, 51)
+    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
+                                        'tile_sexcat-277-282.fits'), 2)
+    stars = truth[truth['is_star'] & (truth['mag'] > 18) & (truth['mag'] < 20.5)]
+    store = SqliteDict(os.path.join(run_dir, 'vignetmaker_runner_run_2', 'output',
+                                    'image_vignet-277-282.sqlite'), flag='r')
+    checked = 0
+    odometers = [str(o) for o in meta['odometer']]
+    for star in stars:
+        d = np.hypot((objects['XWIN_WORLD'] - star['ra']) * np.cos(np.radians(star['dec'])),
+                     objects['YWIN_WORLD'] - star['dec']) * 3600
+        if d.min() > 0.3:
+            continue
+        value = store[str(objects['NUMBER'][d.argmin()])]
+        if value == 'empty':
+            continue
+        for key, epoch in value.items():
+            i = odometers.index(key.split('-')[0])
+            x, y = star[f'x_{i}'], star[f'y_{i}']
+            stamp = epoch['VIGNET']
+            if (stamp < -1e29).any():
+                continue
+            sky = np.median(stamp)
+            moments = galsim.hsm.FindAdaptiveMom(galsim.Image(stamp - sky, xmin=1, ymin=1))
+            assert abs(moments.moments_centroid.x - 26 - (x - np.floor(x + 0.5))) < 0.1
+            assert abs(moments.moments_centroid.y - 26 - (y - np.floor(y + 0.5))) < 0.1
+            checked += 1
+    store.close()
+    assert checked >= 2

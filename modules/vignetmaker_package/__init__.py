@@ -1,0 +1,1 @@
+"""Postage stamps (vignets) of images at catalogue positions."""

@@ -1,0 +1,96 @@
+"""Postage stamps at catalogue positions: of one image (CLASSIC) or of every
+single-exposure CCD an object lies on (MULTI-EPOCH)."""
+
+import os
+
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+from astropy.wcs import WCS
+
+from shapepipe.errors import ConfigError, InputError
+from shapepipe.io.atomic import atomic_path
+from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
+from shapepipe.modules.vignetmaker_package.stamps import MISSING_VALUE, cut_stamps
+from shapepipe.pipeline.options import Option
+from shapepipe.pipeline.run_log import RunLog, parse_input_dir
+
+
+def _classic(input_file_list, run_dirs, number, opts, where):
+    if len(input_file_list) < 2:
+        raise ConfigError(f'{where}CLASSIC mode needs a catalogue and an image (FILE_PATTERN)')
+    catalog_path, image_path = input_file_list[:2]
+    with fits.open(catalog_path) as hdul:
+        objects = Table(hdul[2 if len(hdul) > 2 else 1].data)
+    with fits.open(image_path) as hdul:
+        hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+        if hdu is None:
+            raise InputError(f'{image_path} holds no image', path=image_path)
+        data, header = hdu.data, hdu.header
+    first, second = opts['POSITION_PARAMS']
+    if opts['COORD'] == 'SPHE':
+        x, y = WCS(header).all_world2pix(objects[first], objects[second], 1)
+    else:
+        x, y = np.asarray(objects[first], float), np.asarray(objects[second], float)
+    stamps = cut_stamps(data, x, y, opts['STAMP_SIZE'])
+    if opts['MASKING'] and not np.issubdtype(stamps.dtype, np.integer):
+        stamps[stamps == opts['MASK_VALUE']] = MISSING_VALUE
+    out = os.path.join(run_dirs['output'], f'{opts["PREFIX"]}_vignet{number}.fits')
+    table = Table({'NUMBER': objects['NUMBER'], 'VIGNET': stamps})
+    with atomic_path(out) as tmp:
+        table.write(tmp, format='fits')
+    return f'{len(table)} stamps -> {out}'
+
+
+def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
+    dirs, patterns = opts['ME_IMAGE_DIR'], opts['ME_IMAGE_PATTERN']
+    if not dirs or len(dirs) != len(patterns) or not opts['ME_LOG_WCS']:
+        raise ConfigError(f'{where}MULTI-EPOCH needs ME_IMAGE_DIR and ME_IMAGE_PATTERN of equal '
+                          f'length and ME_LOG_WCS')
+    headers = read_exposure_headers(opts['ME_LOG_WCS'])
+    lines = []
+    for entry, pattern in zip(dirs, patterns):
+        link = parse_input_dir(entry)
+        directory = entry if link.kind == 'dir' else RunLog(run_dirs['run_log']).resolve(link)[0]
+        out = os.path.join(run_dirs['output'], f'{pattern}_vignet{number}.sqlite')
+        n, written, missing = multi_epoch_stamps(input_file_list[0], directory, pattern, headers,
+                                                 out, opts['STAMP_SIZE'], log=w_log)
+        lines.append(f'{pattern}: {written} stamps for {n} objects ({missing} missing) -> {out}')
+    return '\n'.join(lines)
+
+
+@module_runner(
+    version='1.1',
+    input_module='sextractor_runner',
+    file_pattern=['tile_sexcat', 'CFIS_weight'],
+    file_ext=['.fits', '.fits'],
+    depends=['numpy', 'astropy', 'sqlitedict'],
+    numbering_scheme='-000-000',
+    options=[
+        Option('MODE', 'str', 'CLASSIC', 'CLASSIC or MULTI-EPOCH', choices=('CLASSIC',
+                                                                             'MULTI-EPOCH')),
+        Option('STAMP_SIZE', 'int', 51, 'Stamp size in pixels (odd)'),
+        Option('COORD', 'str', 'PIX', 'PIX (pixel) or SPHE (sky) positions', choices=('PIX',
+                                                                                       'SPHE')),
+        Option('POSITION_PARAMS', 'list', ['XWIN_IMAGE', 'YWIN_IMAGE'],
+               'Catalogue columns of the positions'),
+        Option('PREFIX', 'str', 'weight', 'CLASSIC output name: {PREFIX}_vignet{num}.fits'),
+        Option('MASKING', 'bool', False, 'CLASSIC: pixels equal to MASK_VALUE become -1e30'),
+        Option('MASK_VALUE', 'float', 0.0, 'CLASSIC: value of masked pixels'),
+        Option('ME_IMAGE_DIR', 'list', [], 'MULTI-EPOCH: directories (or links) per pattern'),
+        Option('ME_IMAGE_PATTERN', 'list', [], 'MULTI-EPOCH: CCD file patterns, e.g. image'),
+        Option('ME_LOG_WCS', 'str', '', 'MULTI-EPOCH: exposure header store'),
+    ],
+)
+def vignetmaker_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                       w_log):
+    """Cut postage stamps at object positions (one image, or every exposure)."""
+    opts = config.module_options(module_config_sec)
+    where = config.where(module_config_sec)
+    if opts['STAMP_SIZE'] % 2 == 0:
+        raise ConfigError(f'{where}STAMP_SIZE must be odd')
+    if opts['MODE'] == 'MULTI-EPOCH':
+        return _multi_epoch(input_file_list, run_dirs, file_number_string, opts, where, w_log), ''
+    return _classic(input_file_list, run_dirs, file_number_string, opts, where), ''

@@ -19,8 +19,10 @@ shapepipe_run -c "$SP_CONFIG/config_prepare.ini" || status=$?
 echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
 [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_exp.ini" || status=$?; }
 
-echo "== 4. Tile branch (so far): tile mask, detection with the multi-epoch HDUs"
-[ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_tile.ini" || status=$?; }
+echo "== 4. Tile branch (so far): mask, detection with multi-epoch HDUs, PSFs per epoch, stamps"
+for config in config_tile.ini config_psfexinterp_tile.ini config_vignetmaker_tile.ini; do
+    [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/$config" || status=$?; }
+done
 
 run_dir=$(ls -d "$SP_RUN"/output/run_sp_exp_* | tail -n 1)
 echo
@@ -30,6 +32,7 @@ echo "PSF models:         $run_dir/psfex_runner/output/*.psf"
 echo "PSF validation:     $run_dir/psfex_interp_runner/output/validation_psf-*.fits"
 echo "Star-selection plots: $run_dir/setools_runner/output/plot/"
 echo "Merged PSF validation catalogue: $SP_RUN/psf_validation/full_starcat-0000000.fits"
-tile_dir=$(ls -d "$SP_RUN"/output/run_sp_tile_* 2>/dev/null | tail -n 1)
+tile_dir=$(ls -d "$SP_RUN"/output/run_sp_tile_2* 2>/dev/null | tail -n 1)
 [ -n "$tile_dir" ] && echo "Tile catalogue:     $tile_dir/sextractor_runner/output/tile_sexcat-*.fits"
+echo "Per-epoch PSFs and stamps: $SP_RUN/output/run_sp_tile_psf_*/ and run_sp_tile_vignets_*/ (sqlite)"
 exit $status

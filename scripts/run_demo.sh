@@ -19,8 +19,9 @@ shapepipe_run -c "$SP_CONFIG/config_prepare.ini" || status=$?
 echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
 [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_exp.ini" || status=$?; }
 
-echo "== 4. Tile branch (so far): mask, detection with multi-epoch HDUs, PSFs per epoch, stamps"
-for config in config_tile.ini config_psfexinterp_tile.ini config_vignetmaker_tile.ini; do
+echo "== 4. Tile branch (so far): mask, detection with multi-epoch HDUs, PSFs per epoch, stamps, spread model"
+for config in config_tile.ini config_psfexinterp_tile.ini config_vignetmaker_tile.ini \
+              config_spread_model_tile.ini; do
     [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/$config" || status=$?; }
 done
 

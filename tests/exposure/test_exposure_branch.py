@@ -321,3 +321,34 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
             checked += 1
     store.close()
     assert checked >= 2
+
+
+def test_spread_model_on_the_tile(branch):
+    """spread_model_runner on the simulated tile: stars have |SPREAD_MODEL| small."""
+    sp_run, _, truth, _ = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')):
+        test_multi_epoch_stamps_are_centred_on_truth(branch)
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')):
+        test_multi_epoch_psf_matches_truth(branch)
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run(
+        [os.path.join(BIN, 'shapepipe_run'), '-c',
+         os.path.join(REPO, 'example', 'GOLD', 'config_spread_model_tile.ini')],
+        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')))[-1]
+    sm = fits.getdata(os.path.join(run_dir, 'spread_model_runner', 'output',
+                                   'sexcat_sm-277-282.fits'))
+    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
+                                        'tile_sexcat-277-282.fits'), 2)
+    assert np.array_equal(sm['NUMBER'], objects['NUMBER'])
+    d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
+                 * np.cos(np.radians(truth['dec'][None, :])),
+                 objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    match = truth[d.argmin(axis=1)]
+    stars = (d.min(axis=1) < 0.2) & match['is_star'] & (match['mag'] < 22.5) & (
+        sm['SPREAD_FLAG'] == 0)
+    assert stars.sum() >= 3
+    assert np.mean(sm['SPREAD_MODEL'][stars] + 2 * sm['SPREADERR_MODEL'][stars] > 0.01) < 0.02

@@ -1,0 +1,1 @@
+"""The spread model star/galaxy classifier."""

@@ -27,9 +27,18 @@ def test_star_catalogues_per_image(tmp_path, capsys):
     for ccd in (12, 13):
         table = read_star_catalog(out / f'star_cat-2113737-{ccd}.cat')
         assert len(table) > 10 and (table['mag'] <= 18.0).all()
-        # Every listed star is within the circle around the CCD (half-diagonal + 0.02 deg).
+        # Every listed star is within the circle around the CCD (half-diagonal + 0.02 deg),
+        # and every bright catalogue star on the CCD is listed.
         from astropy.wcs import WCS
-        x, y = WCS(ccd_header(ccd, 220.0, 51.0)).all_world2pix(table['ra'], table['dec'], 1)
-        assert ((x > -1700) & (x < 3800) & (y > -400) & (y < 5044)).all()
+        wcs = WCS(ccd_header(ccd, 220.0, 51.0))
+        centre = wcs.all_pix2world([[1056.5, 2322.5]], 1)[0]
+        corner = wcs.all_pix2world([[1, 1]], 1)[0]
+        def dist(r, d, c):
+            return np.hypot((r - c[0]) * np.cos(np.radians(51.0)), d - c[1])
+        radius = dist(corner[0], corner[1], centre)
+        assert (dist(table['ra'], table['dec'], centre) < radius + 0.0201).all()
+        x, y = wcs.all_world2pix(ra, dec, 1)
+        on_ccd = (x > 1) & (x < 2112) & (y > 1) & (y < 4644) & (mag < 17.99)
+        assert on_ccd.sum() <= len(table) and on_ccd.sum() > 5
     assert main([str(images), str(tmp_path / 'none'), 'exp']) == 2
     assert 'give a local catalogue with --from' in capsys.readouterr().err

@@ -29,14 +29,15 @@ def test_star_catalogues_per_image(tmp_path, capsys):
         assert len(table) > 10 and (table['mag'] <= 18.0).all()
         # Every listed star is within the circle around the CCD (half-diagonal + 0.02 deg),
         # and every bright catalogue star on the CCD is listed.
+        from astropy.coordinates import SkyCoord
         from astropy.wcs import WCS
         wcs = WCS(ccd_header(ccd, 220.0, 51.0))
-        centre = wcs.all_pix2world([[1056.5, 2322.5]], 1)[0]
-        corner = wcs.all_pix2world([[1, 1]], 1)[0]
-        def dist(r, d, c):
-            return np.hypot((r - c[0]) * np.cos(np.radians(51.0)), d - c[1])
-        radius = dist(corner[0], corner[1], centre)
-        assert (dist(table['ra'], table['dec'], centre) < radius + 0.0201).all()
+        c = wcs.all_pix2world([[1056.5, 2322.5]], 1)[0]
+        centre = SkyCoord(c[0], c[1], unit='deg')
+        corners = wcs.all_pix2world([[1, 1], [2112, 1], [1, 4644], [2112, 4644]], 1)
+        radius = SkyCoord(corners[:, 0], corners[:, 1], unit='deg').separation(centre).deg.max()
+        listed = SkyCoord(table['ra'], table['dec'], unit='deg').separation(centre).deg
+        assert (listed < radius + 0.0201).all()
         x, y = wcs.all_world2pix(ra, dec, 1)
         on_ccd = (x > 1) & (x < 2112) & (y > 1) & (y < 4644) & (mag < 17.99)
         assert on_ccd.sum() <= len(table) and on_ccd.sum() > 5

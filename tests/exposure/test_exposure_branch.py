@@ -352,3 +352,21 @@ def test_spread_model_on_the_tile(branch):
         sm['SPREAD_FLAG'] == 0)
     assert stars.sum() >= 3
     assert np.mean(sm['SPREAD_MODEL'][stars] + 2 * sm['SPREADERR_MODEL'][stars] > 0.01) < 0.02
+
+
+def test_mean_shapes_plots(branch, tmp_path):
+    from shapepipe.commands.mean_shapes import binned_mean, focal_plane_positions, main
+
+    sp_run, _, _, _ = branch
+    assert main(['-i', str(sp_run / 'psf_validation' / 'full_starcat-0000000.fits'),
+                 '-o', str(tmp_path), '-x', '10']) == 0
+    for name in ('psf_validation_maps.png', 'psf_validation_whiskers.png'):
+        assert (tmp_path / name).stat().st_size > 10000
+    # CCD 13 is centred at u = 0; its data centre maps to the CCD centre.
+    u, v = focal_plane_positions(np.array([13, 13]), np.array([1056.5, 1056.5]),
+                                 np.array([2306.5, 2406.5]))
+    assert abs(u[0]) < 1e-9 and v[1] - v[0] == 100
+    grid = binned_mean(np.array([0.5, 0.6, 3.5]), np.array([0.5, 0.5, 0.5]),
+                       np.array([1.0, 3.0, 5.0]), 4, (0, 4, 0, 1))
+    assert grid[0, 0] == 2.0 and grid[0, 3] == 5.0 and np.isnan(grid[0, 1])
+    assert main(['-i', str(tmp_path / 'missing.fits'), '-o', str(tmp_path)]) == 2

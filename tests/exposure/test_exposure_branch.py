@@ -362,10 +362,10 @@ def test_mean_shapes_plots(branch, tmp_path):
                  '-o', str(tmp_path), '-x', '10']) == 0
     for name in ('psf_validation_maps.png', 'psf_validation_whiskers.png'):
         assert (tmp_path / name).stat().st_size > 10000
-    # CCD 13 is centred at u = 0; its data centre maps to the CCD centre.
+    # CCD 13 is centred at u = 0 and read out rotated by 180 degrees (v falls as y grows).
     u, v = focal_plane_positions(np.array([13, 13]), np.array([1056.5, 1056.5]),
                                  np.array([2306.5, 2406.5]))
-    assert abs(u[0]) < 1e-9 and v[1] - v[0] == 100
+    assert abs(u[0]) < 1e-9 and v[1] - v[0] == -100
     grid = binned_mean(np.array([0.5, 0.6, 3.5]), np.array([0.5, 0.5, 0.5]),
                        np.array([1.0, 3.0, 5.0]), 4, (0, 4, 0, 1))
     assert grid[0, 0] == 2.0 and grid[0, 3] == 5.0 and np.isnan(grid[0, 1])

@@ -8,28 +8,11 @@ objects that have no epoch with a PSF model.
 import os
 
 import numpy as np
-from astropy.io import fits
-from astropy.wcs import WCS
-from sqlitedict import SqliteDict
 
-from shapepipe.errors import InputError, ModuleError
-from shapepipe.io.atomic import atomic_path
+from shapepipe.errors import ModuleError
+from shapepipe.io.epochs import epoch_groups, read_epochs, write_object_store
 from shapepipe.modules.psfex_interp_package.interpolate import load_model
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
-
-
-def read_epochs(catalog_path):
-    """Objects' NUMBER and RA/Dec and, per epoch, (exposure, CCD_N) arrays."""
-    try:
-        with fits.open(catalog_path) as hdul:
-            objects = hdul[2].data
-            epochs = [(h.data['EXP_NAME'], np.asarray(h.data['CCD_N']))
-                      for h in hdul[3:] if h.name.startswith('EPOCH_')]
-            return np.asarray(objects['NUMBER']), objects, epochs
-    except (OSError, IndexError, KeyError) as error:
-        raise InputError(f'{catalog_path}: not a multi-epoch tile catalogue ({error}); run '
-                         f'sextractor_runner with MAKE_POST_PROCESS = True', path=catalog_path
-                         ) from None
 
 
 def find_psf_file(directories, pattern, exposure, ccd):
@@ -51,42 +34,28 @@ def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path
     dec = np.asarray(objects[world_position[1]], float)
     result = {str(n): {} for n in numbers}
     written = missing = 0
-    for exposure_names, ccds in epochs:
-        if not len(ccds):
+    for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
+        path = find_psf_file(psf_dirs, psf_pattern, exposure, ccd)
+        model = None
+        if path is not None and wcs is not None:
+            try:
+                model = load_model(path, star_thresh, chi2_thresh)
+            except ModuleError as error:
+                if log:
+                    log.warning('%s', error)
+        if model is None:
+            missing += len(rows)
             continue
-        exposure = str(exposure_names[0]).strip()
-        if exposure not in headers:
-            missing += int((ccds >= 0).sum())
-            continue
-        wcs_of = {entry['ccd']: entry['WCS'] for entry in headers[exposure]}
-        for ccd in np.unique(ccds[ccds >= 0]):
-            rows = np.flatnonzero(ccds == ccd)
-            path = find_psf_file(psf_dirs, psf_pattern, exposure, ccd)
-            model = None
-            if path is not None and ccd in wcs_of:
-                try:
-                    model = load_model(path, star_thresh, chi2_thresh)
-                except ModuleError as error:
-                    if log:
-                        log.warning('%s', error)
-            if model is None:
-                missing += len(rows)
-                continue
-            wcs = wcs_of[ccd] if isinstance(wcs_of[ccd], WCS) else WCS(wcs_of[ccd])
-            x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
-            stamps = model.stamps(x, y).astype(np.float32)
-            e1, e2, sigma, flag = hsm_shapes(stamps)
-            key = f'{exposure}-{ccd}'
-            for k, row in enumerate(rows):
-                result[str(numbers[row])][key] = {
-                    'VIGNET': stamps[k],
-                    'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
-                               'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])},
-                }
-            written += len(rows)
-    with atomic_path(output_path) as tmp:
-        with SqliteDict(tmp, autocommit=False) as store:
-            for number, value in result.items():
-                store[number] = value if value else 'empty'
-            store.commit()
+        x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
+        stamps = model.stamps(x, y).astype(np.float32)
+        e1, e2, sigma, flag = hsm_shapes(stamps)
+        key = f'{exposure}-{ccd}'
+        for k, row in enumerate(rows):
+            result[str(numbers[row])][key] = {
+                'VIGNET': stamps[k],
+                'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
+                           'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])},
+            }
+        written += len(rows)
+    write_object_store(output_path, result)
     return len(result), written, missing

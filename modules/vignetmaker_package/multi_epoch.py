@@ -6,12 +6,9 @@ import os
 
 import numpy as np
 from astropy.io import fits
-from astropy.wcs import WCS
-from sqlitedict import SqliteDict
 
 from shapepipe.errors import InputError
-from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.psfex_interp_package.multi_epoch import read_epochs
+from shapepipe.io.epochs import epoch_groups, read_epochs, write_object_store
 from shapepipe.modules.vignetmaker_package.stamps import cut_stamps
 
 
@@ -29,33 +26,22 @@ def multi_epoch_stamps(catalog_path, directory, pattern, headers, output_path, s
     dec = np.asarray(objects[world_position[1]], float)
     result = {str(n): {} for n in numbers}
     written = missing = 0
-    for exposure_names, ccds in epochs:
-        if not len(ccds):
+    for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
+        path = find_ccd_file(directory, pattern, exposure, ccd)
+        if path is None or wcs is None:
+            missing += len(rows)
             continue
-        exposure = str(exposure_names[0]).strip()
-        wcs_of = {entry['ccd']: entry['WCS'] for entry in headers.get(exposure, [])}
-        for ccd in np.unique(ccds[ccds >= 0]):
-            rows = np.flatnonzero(ccds == ccd)
-            path = find_ccd_file(directory, pattern, exposure, ccd)
-            if path is None or ccd not in wcs_of:
-                missing += len(rows)
-                continue
-            try:
-                data = fits.getdata(path)
-            except (OSError, ValueError) as error:
-                raise InputError(f'{path}: cannot read ({error})', path=path) from None
-            wcs = wcs_of[ccd] if isinstance(wcs_of[ccd], WCS) else WCS(wcs_of[ccd])
-            x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
-            stamps = cut_stamps(data, x, y, size)
-            key = f'{exposure}-{ccd}'
-            for k, row in enumerate(rows):
-                result[str(numbers[row])][key] = {'VIGNET': stamps[k]}
-            written += len(rows)
-    with atomic_path(output_path) as tmp:
-        with SqliteDict(tmp, autocommit=False) as store:
-            for number, value in result.items():
-                store[number] = value if value else 'empty'
-            store.commit()
+        try:
+            data = fits.getdata(path)
+        except (OSError, ValueError) as error:
+            raise InputError(f'{path}: cannot read ({error})', path=path) from None
+        x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
+        stamps = cut_stamps(data, x, y, size)
+        key = f'{exposure}-{ccd}'
+        for k, row in enumerate(rows):
+            result[str(numbers[row])][key] = {'VIGNET': stamps[k]}
+        written += len(rows)
+    write_object_store(output_path, result)
     if missing and log:
         log.warning('%s: %d object-epochs without a %s file (left out)', output_path, missing,
                     pattern)

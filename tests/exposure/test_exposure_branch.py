@@ -24,17 +24,22 @@ pytestmark = pytest.mark.skipif(
     reason='needs source-extractor and psfex (make install)')
 
 
+def run_config(sp_run, config, **env):
+    """Run ``shapepipe_run`` on an example/GOLD config in ``sp_run``; it must succeed."""
+    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
+               PATH=BIN + os.pathsep + os.environ['PATH'], **env)
+    result = subprocess.run(
+        [os.path.join(BIN, 'shapepipe_run'), '-c', os.path.join(REPO, 'example', 'GOLD', config)],
+        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+
+
 @pytest.fixture(scope='module')
 def branch(tmp_path_factory):
     sp_run = tmp_path_factory.mktemp('exp') / 'run'
     assert simulate_main(['-o', str(sp_run), '--preset', 'test', '--seed', '3']) == 0
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               SP_N_HDU='1', PATH=BIN + os.pathsep + os.environ['PATH'])
     for config in ('config_prepare.ini', 'config_exp.ini'):
-        result = subprocess.run(
-            [os.path.join(BIN, 'shapepipe_run'), '-c', os.path.join(REPO, 'example', 'GOLD', config)],
-            cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+        run_config(sp_run, config, SP_N_HDU='1')
     run_dir = glob.glob(str(sp_run / 'output' / 'run_sp_exp_*'))[0]
     truth = fits.getdata(sp_run / 'truth.fits', 'TRUTH')
     meta = fits.getdata(sp_run / 'truth.fits', 'EXPOSURES')
@@ -166,13 +171,7 @@ def test_tile_detection_and_epochs(branch):
     """Tile mask + Source Extractor with multi-epoch post-processing: detections
     match the truth and EPOCH_i/CCD_N agree with the truth footprints."""
     sp_run, _, truth, meta = branch
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run'), '-c',
-         os.path.join(REPO, 'example', 'GOLD', 'config_tile.ini')],
-        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_config(sp_run, 'config_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')))[-1]
     with fits.open(os.path.join(run_dir, 'sextractor_runner', 'output',
                                 'tile_sexcat-277-282.fits')) as hdul:
@@ -209,13 +208,7 @@ def test_multi_epoch_psf_matches_truth(branch):
     sp_run, _, truth, meta = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')):
         test_tile_detection_and_epochs(branch)
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run'), '-c',
-         os.path.join(REPO, 'example', 'GOLD', 'config_psfexinterp_tile.ini')],
-        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_config(sp_run, 'config_psfexinterp_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')))[-1]
     tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
@@ -281,13 +274,7 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
     sp_run, _, truth, meta = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')):
         test_tile_detection_and_epochs(branch)
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run'), '-c',
-         os.path.join(REPO, 'example', 'GOLD', 'config_vignetmaker_tile.ini')],
-        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_config(sp_run, 'config_vignetmaker_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')))[-1]
     weights = fits.getdata(os.path.join(run_dir, 'vignetmaker_runner_run_1', 'output',
                                         'weight_vignet-277-282.fits'))
@@ -330,13 +317,7 @@ def test_spread_model_on_the_tile(branch):
         test_multi_epoch_stamps_are_centred_on_truth(branch)
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')):
         test_multi_epoch_psf_matches_truth(branch)
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run'), '-c',
-         os.path.join(REPO, 'example', 'GOLD', 'config_spread_model_tile.ini')],
-        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    run_config(sp_run, 'config_spread_model_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')))[-1]
     sm = fits.getdata(os.path.join(run_dir, 'spread_model_runner', 'output',
                                    'sexcat_sm-277-282.fits'))

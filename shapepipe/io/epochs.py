@@ -1,0 +1,53 @@
+"""Multi-epoch bookkeeping shared by the tile modules: which exposure and CCD
+each tile object lies on (the ``EPOCH_i`` HDUs of a tile catalogue), and the
+per-object sqlite stores ``{NUMBER: {'<exp>-<ccd>': {...}}}`` (``'empty'``
+for objects without any epoch)."""
+
+import numpy as np
+from astropy.io import fits
+from astropy.wcs import WCS
+from sqlitedict import SqliteDict
+
+from shapepipe.errors import InputError
+from shapepipe.io.atomic import atomic_path
+
+
+def read_epochs(catalog_path):
+    """Objects' NUMBER, the LDAC_OBJECTS rows, and per epoch (EXP_NAME, CCD_N) arrays."""
+    try:
+        with fits.open(catalog_path) as hdul:
+            objects = hdul[2].data
+            epochs = [(h.data['EXP_NAME'], np.asarray(h.data['CCD_N']))
+                      for h in hdul[3:] if h.name.startswith('EPOCH_')]
+            return np.asarray(objects['NUMBER']), objects, epochs
+    except (OSError, IndexError, KeyError) as error:
+        raise InputError(f'{catalog_path}: not a multi-epoch tile catalogue ({error}); run '
+                         f'sextractor_runner with MAKE_POST_PROCESS = True', path=catalog_path
+                         ) from None
+
+
+def epoch_groups(epochs, headers):
+    """Yield ``(exposure, ccd, rows, wcs)`` for every CCD of every epoch.
+
+    ``rows`` index the objects on that CCD; ``wcs`` is None when the header
+    store has no entry for the exposure or CCD.
+    """
+    for exposure_names, ccds in epochs:
+        if not len(ccds):
+            continue
+        exposure = str(exposure_names[0]).strip()
+        wcs_of = {entry['ccd']: entry['WCS'] for entry in headers.get(exposure, [])}
+        for ccd in np.unique(ccds[ccds >= 0]):
+            wcs = wcs_of.get(ccd)
+            if wcs is not None and not isinstance(wcs, WCS):
+                wcs = WCS(wcs)
+            yield exposure, int(ccd), np.flatnonzero(ccds == ccd), wcs
+
+
+def write_object_store(path, result):
+    """Write ``{NUMBER: {key: value}}`` atomically; empty entries become ``'empty'``."""
+    with atomic_path(path) as tmp:
+        with SqliteDict(tmp, autocommit=False) as store:
+            for number, value in result.items():
+                store[number] = value if value else 'empty'
+            store.commit()

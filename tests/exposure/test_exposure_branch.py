@@ -351,3 +351,20 @@ def test_mean_shapes_plots(branch, tmp_path):
                        np.array([1.0, 3.0, 5.0]), 4, (0, 4, 0, 1))
     assert grid[0, 0] == 2.0 and grid[0, 3] == 5.0 and np.isnan(grid[0, 1])
     assert main(['-i', str(tmp_path / 'missing.fits'), '-o', str(tmp_path)]) == 2
+
+
+def test_final_catalogue(branch):
+    """make_cat on the simulated tile: one row per detection, classification present."""
+    sp_run, _, _, _ = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')):
+        test_spread_model_on_the_tile(branch)
+    run_config(sp_run, 'config_make_cat.ini')
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')))[-1]
+    final = fits.getdata(os.path.join(run_dir, 'make_cat_runner', 'output',
+                                      'final_cat-277-282.fits'), 'RESULTS')
+    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
+                                        'tile_sexcat-277-282.fits'), 2)
+    assert len(final) == len(objects)
+    assert set(final['SPREAD_CLASS']) <= {0, 1, 2} and (final['SPREAD_CLASS'] == 0).any()
+    assert 'NGMIX_ELL_NOSHEAR' in final.columns.names

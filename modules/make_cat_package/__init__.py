@@ -1,0 +1,1 @@
+"""Assembling the final shear catalogue of a tile."""

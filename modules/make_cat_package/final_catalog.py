@@ -1,0 +1,126 @@
+"""The final catalogue of a tile: detections, classification and shapes.
+
+One row per detection, HDU ``RESULTS``: the SExtractor columns (VIGNET
+dropped), ``TILE_ID``, ``SPREAD_MODEL``, ``SPREADERR_MODEL``, ``SPREAD_CLASS``
+(c = SPREAD_MODEL + 2 SPREADERR_MODEL: 0 star if |c| < SM_STAR_THRESH, 1
+galaxy if c > SM_GAL_THRESH, else 2), the ``NGMIX_*_{1M,1P,2M,2P,NOSHEAR}``
+block and ``NGMIX_MCAL_FLAGS``, ``NGMIX_N_EPOCH``, ``NGMIX_MOM_FAIL``.
+Objects absent from the shape catalogue keep ShapePipe's default values and
+the flag bit :data:`FLAG_NOT_MEASURED`.
+"""
+
+import numpy as np
+from astropy.io import fits
+
+from shapepipe.errors import InputError
+from shapepipe.io.atomic import atomic_path
+
+MCAL_TYPES = ('1M', '1P', '2M', '2P', 'NOSHEAR')
+FLAG_NOT_MEASURED = 1 << 20      # NGMIX_FLAGS_k / NGMIX_MCAL_FLAGS: object not in the ngmix file
+DEFAULT = -10.0
+
+# (final column, ngmix column(s), format); two columns make a 2-vector.
+NGMIX_COLUMNS = (
+    ('NGMIX_ELL', ('g1', 'g2'), '2D'),
+    ('NGMIX_ELL_ERR', ('g1_err', 'g2_err'), '2D'),
+    ('NGMIX_ELL_PSFo', ('g1_psfo_ngmix', 'g2_psfo_ngmix'), '2D'),
+    ('NGMIX_T', ('T',), 'D'),
+    ('NGMIX_T_ERR', ('T_err',), 'D'),
+    ('NGMIX_Tpsf', ('Tpsf',), 'D'),
+    ('NGMIX_T_PSFo', ('T_psfo_ngmix',), 'D'),
+    ('NGMIX_SNR', ('s2n',), 'D'),
+    ('NGMIX_FLUX', ('flux',), 'D'),
+    ('NGMIX_FLUX_ERR', ('flux_err',), 'D'),
+    ('NGMIX_MAG', ('mag',), 'D'),
+    ('NGMIX_MAG_ERR', ('mag_err',), 'D'),
+    ('NGMIX_FLAGS', ('flags',), 'J'),
+)
+
+
+def spread_class(sm, sm_err, star_thresh, gal_thresh):
+    """0 star, 1 galaxy, 2 neither (ShapePipe's rule, c = sm + 2 err); -1 without SM."""
+    c = np.asarray(sm) + 2.0 * np.asarray(sm_err)
+    result = np.full(len(c), 2, dtype=np.int16)
+    result[np.abs(c) < star_thresh] = 0
+    result[c > gal_thresh] = 1
+    return result
+
+
+def sextractor_columns(catalog_path):
+    """Columns of the tile catalogue's LDAC_OBJECTS, VIGNET removed."""
+    try:
+        with fits.open(catalog_path) as hdul:
+            table = hdul[2]
+            return [c for c in table.columns if c.name != 'VIGNET'], table.data
+    except (OSError, IndexError) as error:
+        raise InputError(f'{catalog_path}: cannot read the tile catalogue ({error})',
+                         path=catalog_path) from None
+
+
+def ngmix_columns(ngmix_path, numbers):
+    """The NGMIX_* columns for the objects ``numbers`` (defaults where missing)."""
+    n = len(numbers)
+    columns = []
+    mcal_flags = np.full(n, FLAG_NOT_MEASURED, dtype=np.int32)
+    n_epoch = np.zeros(n, dtype=np.int32)
+    mom_fail = np.zeros(n, dtype=np.int32)
+    hdul = fits.open(ngmix_path) if ngmix_path else None
+    try:
+        for kind in MCAL_TYPES:
+            data = hdul[kind].data if hdul is not None and kind in hdul else None
+            index = {}
+            if data is not None:
+                index = {int(i): k for k, i in enumerate(data['id'])}
+            rows = np.array([index.get(int(num), -1) for num in numbers])
+            found = rows >= 0
+            for name, sources, form in NGMIX_COLUMNS:
+                width = len(sources)
+                fill = FLAG_NOT_MEASURED if name == 'NGMIX_FLAGS' else DEFAULT
+                values = np.full((n, width), fill, dtype=float)
+                if data is not None and found.any():
+                    for j, source in enumerate(sources):
+                        values[found, j] = np.asarray(data[source], float)[rows[found]]
+                array = values[:, 0].astype(np.int32) if form == 'J' else (
+                    values if width > 1 else values[:, 0])
+                columns.append(fits.Column(f'{name}_{kind}', form, array=array))
+            if kind == 'NOSHEAR' and data is not None and found.any():
+                mcal_flags[found] = np.asarray(data['mcal_flags'])[rows[found]]
+                n_epoch[found] = np.asarray(data['n_epoch_model'])[rows[found]]
+                mom_fail[found] = np.asarray(data['moments_fail'])[rows[found]]
+    finally:
+        if hdul is not None:
+            hdul.close()
+    columns += [fits.Column('NGMIX_MCAL_FLAGS', 'J', array=mcal_flags),
+                fits.Column('NGMIX_N_EPOCH', 'J', array=n_epoch),
+                fits.Column('NGMIX_MOM_FAIL', 'J', array=mom_fail)]
+    return columns
+
+
+def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=None,
+                       star_thresh=0.003, gal_thresh=0.01):
+    """Write ``final_cat{num}.fits``; return the number of rows."""
+    columns, data = sextractor_columns(catalog_path)
+    numbers = np.asarray(data['NUMBER'])
+    n = len(numbers)
+    sm, sm_err = np.full(n, -1.0), np.full(n, 1.0)
+    if sm_path:
+        table = fits.getdata(sm_path, 1)
+        index = {int(i): k for k, i in enumerate(table['NUMBER'])}
+        rows = np.array([index.get(int(num), -1) for num in numbers], dtype=int)
+        ok = rows >= 0
+        sm[ok] = table['SPREAD_MODEL'][rows[ok]]
+        sm_err[ok] = table['SPREADERR_MODEL'][rows[ok]]
+    classes = spread_class(sm, sm_err, star_thresh, gal_thresh)
+    if sm_path is None:
+        classes[:] = -1
+    extra = [fits.Column('TILE_ID', '7A', array=np.full(n, tile_id)),
+             fits.Column('SPREAD_MODEL', 'E', array=sm),
+             fits.Column('SPREADERR_MODEL', 'E', array=sm_err),
+             fits.Column('SPREAD_CLASS', 'I', array=classes)]
+    hdu = fits.BinTableHDU.from_columns(
+        fits.ColDefs(columns) + fits.ColDefs(extra) + fits.ColDefs(ngmix_columns(ngmix_path,
+                                                                                 numbers)),
+        name='RESULTS')
+    with atomic_path(output) as tmp:
+        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
+    return n

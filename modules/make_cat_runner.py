@@ -1,0 +1,50 @@
+"""Assemble the final catalogue of each tile (detections, spread model, shapes)."""
+
+import os
+
+from shapepipe.errors import ConfigError
+from shapepipe.modules.make_cat_package.final_catalog import make_final_catalog
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.pipeline.options import Option
+
+
+def _by_prefix(paths, prefix):
+    match = [p for p in paths if os.path.basename(p).startswith(prefix)]
+    return match[0] if match else None
+
+
+@module_runner(
+    version='1.1',
+    input_module=['sextractor_runner', 'spread_model_runner', 'ngmix_runner'],
+    file_pattern=['tile_sexcat', 'sexcat_sm', 'ngmix'],
+    file_ext=['.fits', '.fits', '.fits'],
+    depends=['numpy', 'astropy'],
+    numbering_scheme='-000-000',
+    options=[
+        Option('SM_DO_CLASSIFICATION', 'bool', True, 'Add SPREAD_CLASS'),
+        Option('SM_STAR_THRESH', 'float', 0.003, 'Star if |SPREAD_MODEL + 2 err| < this'),
+        Option('SM_STAR_STRESH', 'float', None, 'Older misspelling of SM_STAR_THRESH'),
+        Option('SM_GAL_THRESH', 'float', 0.01, 'Galaxy if SPREAD_MODEL + 2 err > this'),
+        Option('SAVE_PSF_DATA', 'bool', False, 'Per-epoch PSF columns (not available yet)'),
+        Option('TILE_LIST', 'str', '', 'Unused; accepted for ShapePipe configs'),
+    ],
+)
+def make_cat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                    w_log):
+    """Write final_cat{num}.fits: SExtractor columns, spread model class and metacal shapes."""
+    opts = config.module_options(module_config_sec)
+    if opts['SAVE_PSF_DATA']:
+        raise ConfigError(f'{config.where(module_config_sec)}SAVE_PSF_DATA = True is not '
+                          f'available yet: set it to False')
+    catalog = _by_prefix(input_file_list, 'tile_sexcat') or input_file_list[0]
+    sm_path = _by_prefix(input_file_list, 'sexcat_sm')
+    ngmix_path = _by_prefix(input_file_list, 'ngmix')
+    star = opts['SM_STAR_STRESH'] if opts['SM_STAR_STRESH'] is not None else opts['SM_STAR_THRESH']
+    tile_id = file_number_string.lstrip('-').replace('-', '.')
+    out = os.path.join(run_dirs['output'], f'final_cat{file_number_string}.fits')
+    n = make_final_catalog(out, catalog, tile_id, sm_path if opts['SM_DO_CLASSIFICATION'] else
+                           None, ngmix_path, star, opts['SM_GAL_THRESH'])
+    if ngmix_path is None:
+        w_log.warning('no ngmix catalogue among the inputs: shape columns hold defaults and '
+                      'the not-measured flag')
+    return f'{n} objects -> {out}', ''

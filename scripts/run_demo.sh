@@ -19,9 +19,9 @@ shapepipe_run -c "$SP_CONFIG/config_prepare.ini" || status=$?
 echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
 [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_exp.ini" || status=$?; }
 
-echo "== 4. Tile branch: mask, detection with multi-epoch HDUs, PSFs per epoch, stamps, spread model, final catalogue (shapes not yet)"
+echo "== 4. Tile branch: mask, detection with multi-epoch HDUs, PSFs per epoch, stamps, spread model, metacal shapes, final catalogue"
 for config in config_tile.ini config_psfexinterp_tile.ini config_vignetmaker_tile.ini \
-              config_spread_model_tile.ini config_make_cat.ini; do
+              config_spread_model_tile.ini config_ngmix_tile.ini config_make_cat.ini; do
     [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/$config" || status=$?; }
 done
 
@@ -36,5 +36,6 @@ echo "Merged PSF validation catalogue: $SP_RUN/psf_validation/full_starcat-00000
 tile_dir=$(ls -d "$SP_RUN"/output/run_sp_tile_2* 2>/dev/null | tail -n 1)
 [ -n "$tile_dir" ] && echo "Tile catalogue:     $tile_dir/sextractor_runner/output/tile_sexcat-*.fits"
 echo "Per-epoch PSFs and stamps: $SP_RUN/output/run_sp_tile_psf_*/ and run_sp_tile_vignets_*/ (sqlite)"
+echo "Shapes (metacal):   $(ls "$SP_RUN"/output/run_sp_tile_ngmix_*/ngmix_runner/output/ngmix-*.fits 2>/dev/null | tail -n 1)"
 echo "Final catalogue:    $(ls "$SP_RUN"/output/run_sp_make_cat_*/make_cat_runner/output/final_cat-*.fits 2>/dev/null | tail -n 1)"
 exit $status

@@ -353,11 +353,49 @@ def test_mean_shapes_plots(branch, tmp_path):
     assert main(['-i', str(tmp_path / 'missing.fits'), '-o', str(tmp_path)]) == 2
 
 
+def test_shapes_on_the_tile(branch):
+    """ngmix_runner on the simulated tile: every object measured or flagged, the
+    bright galaxies' shapes follow the true ones, the metacal response is sane."""
+    sp_run, _, truth, _ = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')):
+        test_multi_epoch_stamps_are_centred_on_truth(branch)
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')):
+        test_multi_epoch_psf_matches_truth(branch)
+    run_config(sp_run, 'config_ngmix_tile.ini')
+    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_*')))[-1]
+    path = os.path.join(run_dir, 'ngmix_runner', 'output', 'ngmix-277-282.fits')
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul[1:]] == ['1M', '1P', '2M', '2P', 'NOSHEAR']
+        tables = {h.name: h.data for h in hdul[1:]}
+    ns = tables['NOSHEAR']
+    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
+                                        'tile_sexcat-277-282.fits'), 2)
+    assert np.array_equal(ns['id'], objects['NUMBER'])
+    assert np.mean(ns['mcal_flags'] & ~8 == 0) > 0.9          # BAD_PIXELS alone is benign
+    d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
+                 * np.cos(np.radians(truth['dec'][None, :])),
+                 objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    match = truth[d.argmin(axis=1)]
+    bright = ((d.min(axis=1) < 0.3) & ~match['is_star'] & (ns['s2n'] > 10)
+              & (ns['flags'] == 0) & (match['hlr'] > 0.2))
+    assert bright.sum() >= 6
+    measured = np.concatenate([ns['g1'][bright], ns['g2'][bright]])
+    intrinsic = np.concatenate([match['e1_int'][bright], match['e2_int'][bright]])
+    assert np.corrcoef(measured, intrinsic)[0, 1] > 0.5
+    ok = (ns['mcal_flags'] & ~8) == 0
+    response = np.mean(tables['1P']['g1'][ok] - tables['1M']['g1'][ok]) / 0.02
+    assert 0.3 < response < 1.2
+    assert (ns['Tpsf'][ok] > 0.5 * ns['T_psfo_ngmix'][ok]).all()
+
+
 def test_final_catalogue(branch):
     """make_cat on the simulated tile: one row per detection, classification present."""
     sp_run, _, _, _ = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')):
         test_spread_model_on_the_tile(branch)
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_*')):
+        test_shapes_on_the_tile(branch)
     run_config(sp_run, 'config_make_cat.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')))[-1]
     final = fits.getdata(os.path.join(run_dir, 'make_cat_runner', 'output',
@@ -368,3 +406,6 @@ def test_final_catalogue(branch):
     assert len(final) == len(objects)
     assert set(final['SPREAD_CLASS']) <= {0, 1, 2} and (final['SPREAD_CLASS'] == 0).any()
     assert 'NGMIX_ELL_NOSHEAR' in final.columns.names
+    measured = final['NGMIX_MCAL_FLAGS'] & (1 << 20) == 0
+    assert measured.all()
+    assert (final['NGMIX_ELL_NOSHEAR'][final['NGMIX_FLAGS_NOSHEAR'] == 0] != -10).all()

@@ -11,7 +11,8 @@ Gaussian centre prior, the Bernstein & Armstrong shape prior
 ``p(g) ~ (1 - g^2)^2 exp(-g^2 / 2 sigma^2)`` and flat priors on ``T`` and
 flux.
 
-The minimiser is Levenberg-Marquardt on
+The minimiser is Levenberg-Marquardt (Marquardt scaling, Nielsen's damping
+update) on
 ``Phi = chi^2 / 2 - ln prior`` with analytic derivatives; the prior enters
 through its exact gradient and Hessian, so the optimum is the MAP point
 whatever the starting guess. Compiled with numba; one call fits a batch.
@@ -183,17 +184,24 @@ def fit_one(guess, image, weight, u, v, psf_cov, area, first, last, sigma_cen, s
     if not np.isfinite(value):
         return pars, cov, value, 0, STATUS_NONFINITE
     lam = 1e-3
+    nu = 2.0
     status = STATUS_MAX_ITER
     n_iter = 0
+    scale = np.empty(N_PARS)
     for n_iter in range(1, max_iter + 1):
         damped = hess.copy()
         for i in range(N_PARS):
-            damped[i, i] += lam * max(hess[i, i], 1e-30)
+            scale[i] = max(hess[i, i], 1e-30)
+            damped[i, i] += lam * scale[i]
         try:
             step = np.linalg.solve(damped, -grad)
         except Exception:
             status = STATUS_SINGULAR
             break
+        # decrease predicted by the damped quadratic model (always > 0)
+        predicted = 0.0
+        for i in range(N_PARS):
+            predicted += 0.5 * step[i] * (lam * scale[i] * step[i] - grad[i])
         trial = pars + step
         if _valid(trial, psf_cov, first, last, max_g):
             new_value = _objective(trial, image, weight, u, v, psf_cov, area, first, last,
@@ -206,13 +214,18 @@ def fit_one(guess, image, weight, u, v, psf_cov, area, first, last, sigma_cen, s
             value = new_value
             hess[:, :] = trial_h
             grad[:] = trial_g
-            lam = max(lam * 0.1, 1e-9)
+            # Nielsen's update: shrink the damping by how well the model predicted
+            rho = decrease / predicted if predicted > 0.0 else 0.0
+            lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+            lam = max(lam, 1e-12)
+            nu = 2.0
             if decrease <= tol * (1.0 + abs(value)):
                 status = 0
                 break
         else:
-            lam *= 10.0
-            if lam > 1e10:
+            lam *= nu
+            nu *= 2.0
+            if lam > 1e12:
                 # no decrease possible: at the minimum to machine precision
                 status = 0
                 break

@@ -33,11 +33,12 @@ class StampSimConfig:
     stamp_size: int = 51
     psf_size: int = 51
     snr_range: tuple = (20.0, 100.0)
-    hlr_range: tuple = (0.3, 0.6)    # arcsec, exponential discs
+    hlr_range: tuple = (0.3, 0.6)    # arcsec
+    profile: str = 'exponential'     # or 'gaussian' (exactly the fitted model)
     shape_sigma: float = 0.25        # intrinsic |g| spread
     psf_fwhm: tuple = (0.65, 0.75)   # per epoch, drawn in this range
     psf_g: float = 0.05              # |g| of the PSF
-    psf_beta: float = 3.5
+    psf_beta: float = 3.5            # Moffat beta; 0 for a Gaussian PSF
     noise_sigma: float = 1.0
     jacobian_jitter: float = 0.01    # random distortion of each epoch's Jacobian
     antithetic: bool = True          # add a twin with negated noise for every stamp
@@ -51,7 +52,8 @@ def epoch_setup(config, rng):
     for e in range(config.n_epochs):
         fwhm = rng.uniform(*config.psf_fwhm)
         angle = rng.uniform(0, np.pi)
-        psf = galsim.Moffat(beta=config.psf_beta, fwhm=fwhm).shear(
+        psf = (galsim.Moffat(beta=config.psf_beta, fwhm=fwhm) if config.psf_beta
+               else galsim.Gaussian(fwhm=fwhm)).shear(
             g1=config.psf_g * np.cos(2 * angle), g2=config.psf_g * np.sin(2 * angle))
         flip = -1.0 if e % 2 == 0 else 1.0          # RA axis flipped, as on the sky
         jitter = rng.normal(0, config.jacobian_jitter, 4) if e else np.zeros(4)
@@ -114,7 +116,8 @@ def simulate_pairs(config):
         while np.hypot(*shape) > 0.7:
             shape = rng.normal(0, config.shape_sigma, 2)
         angle = rng.uniform(0, 2 * np.pi)
-        base = galsim.Exponential(half_light_radius=radius).shear(g1=shape[0], g2=shape[1])
+        model = galsim.Gaussian if config.profile == 'gaussian' else galsim.Exponential
+        base = model(half_light_radius=radius).shear(g1=shape[0], g2=shape[1])
         base = base.rotate(angle * galsim.radians)
         flux = _snr_flux(base, setups[0][0], wcs_list[0], n, config.noise_sigma, target)
         for r, rot in enumerate((0.0, 90.0)):

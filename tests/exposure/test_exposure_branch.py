@@ -409,3 +409,67 @@ def test_final_catalogue(branch):
     measured = final['NGMIX_MCAL_FLAGS'] & (1 << 20) == 0
     assert measured.all()
     assert (final['NGMIX_ELL_NOSHEAR'][final['NGMIX_FLAGS_NOSHEAR'] == 0] != -10).all()
+
+
+SPLIT_CONFIG = """
+[DEFAULT]
+RUN_NAME = run_sp_tile_ngmix_split
+RUN_DATETIME = True
+
+[EXECUTION]
+MODULE = ngmix_runner, ngmix_runner, merge_sep_cats_runner
+MODE = SMP
+
+[FILE]
+LOG_NAME = log_sp
+RUN_LOG_NAME = log_run_sp
+INPUT_DIR = last:sextractor_runner, last:psfex_interp_runner, last:vignetmaker_runner_run_2
+OUTPUT_DIR = $SP_RUN/output
+
+[NGMIX_RUNNER_RUN_1]
+FILE_PATTERN = tile_sexcat, image_vignet, galaxy_psf, weight_vignet, flag_vignet
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite
+NUMBERING_SCHEME = -000-000
+LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
+ID_OBJ_MIN = 1
+ID_OBJ_MAX = 20
+
+[NGMIX_RUNNER_RUN_2]
+FILE_PATTERN = tile_sexcat, image_vignet, galaxy_psf, weight_vignet, flag_vignet
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite
+NUMBERING_SCHEME = -000-000
+LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
+ID_OBJ_MIN = 21
+ID_OBJ_MAX = -1
+
+[MERGE_SEP_CATS_RUNNER]
+INPUT_MODULE = ngmix_runner_run_1
+FILE_PATTERN = ngmix
+FILE_EXT = .fits
+NUMBERING_SCHEME = -000-000
+N_SPLIT_MAX = 2
+"""
+
+
+def test_shapes_split_by_id_range_merge_to_the_whole(branch):
+    """Two ngmix runs over ID ranges, merged by merge_sep_cats_runner, equal one run."""
+    sp_run, _, _, _ = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_2*')):
+        test_shapes_on_the_tile(branch)
+    whole_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_2*')))[-1]
+    config = sp_run / 'config_ngmix_split.ini'
+    config.write_text(SPLIT_CONFIG)
+    env = dict(os.environ, SP_RUN=str(sp_run), PATH=BIN + os.pathsep + os.environ['PATH'])
+    result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', str(config)], cwd=sp_run,
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    split_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_split_*')))[-1]
+    first = fits.getdata(os.path.join(split_dir, 'ngmix_runner_run_1', 'output',
+                                      'ngmix-277-282.fits'), 'NOSHEAR')
+    assert first['id'].max() <= 20
+    merged = os.path.join(split_dir, 'merge_sep_cats_runner', 'output', 'ngmix-277-282.fits')
+    whole = os.path.join(whole_dir, 'ngmix_runner', 'output', 'ngmix-277-282.fits')
+    for kind in ('1M', '1P', '2M', '2P', 'NOSHEAR'):
+        a, b = fits.getdata(merged, kind), fits.getdata(whole, kind)
+        assert np.array_equal(a['id'], b['id'])
+        assert np.array_equal(a['g1'], b['g1']) and np.array_equal(a['flags'], b['flags'])

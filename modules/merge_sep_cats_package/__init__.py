@@ -1,0 +1,1 @@
+"""Merging catalogues measured in pieces by separate pipeline runs."""

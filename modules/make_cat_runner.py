@@ -25,7 +25,8 @@ def _by_prefix(paths, prefix):
         Option('SM_STAR_THRESH', 'float', 0.003, 'Star if |SPREAD_MODEL + 2 err| < this'),
         Option('SM_STAR_STRESH', 'float', None, 'Older misspelling of SM_STAR_THRESH'),
         Option('SM_GAL_THRESH', 'float', 0.01, 'Galaxy if SPREAD_MODEL + 2 err > this'),
-        Option('SAVE_PSF_DATA', 'bool', False, 'Per-epoch PSF columns (not available yet)'),
+        Option('SAVE_PSF_DATA', 'bool', False, 'Per-epoch PSF columns PSF_ELL_i, PSF_FWHM_i, '
+                                               'PSF_FLAG_i (needs the galaxy_psf store input)'),
         Option('TILE_LIST', 'str', '', 'Unused; accepted for ShapePipe configs'),
     ],
 )
@@ -33,9 +34,11 @@ def make_cat_runner(input_file_list, run_dirs, file_number_string, config, modul
                     w_log):
     """Write final_cat{num}.fits: SExtractor columns, spread model class and metacal shapes."""
     opts = config.module_options(module_config_sec)
-    if opts['SAVE_PSF_DATA']:
-        raise ConfigError(f'{config.where(module_config_sec)}SAVE_PSF_DATA = True is not '
-                          f'available yet: set it to False')
+    psf_store = _by_prefix(input_file_list, 'galaxy_psf')
+    if opts['SAVE_PSF_DATA'] and psf_store is None:
+        raise ConfigError(f'{config.where(module_config_sec)}SAVE_PSF_DATA = True needs the '
+                          f'multi-epoch PSF store: add galaxy_psf (.sqlite, '
+                          f'last:psfex_interp_runner) to FILE_PATTERN and INPUT_DIR')
     catalog = _by_prefix(input_file_list, 'tile_sexcat') or input_file_list[0]
     sm_path = _by_prefix(input_file_list, 'sexcat_sm')
     ngmix_path = _by_prefix(input_file_list, 'ngmix')
@@ -43,7 +46,8 @@ def make_cat_runner(input_file_list, run_dirs, file_number_string, config, modul
     tile_id = file_number_string.lstrip('-').replace('-', '.')
     out = os.path.join(run_dirs['output'], f'final_cat{file_number_string}.fits')
     n = make_final_catalog(out, catalog, tile_id, sm_path if opts['SM_DO_CLASSIFICATION'] else
-                           None, ngmix_path, star, opts['SM_GAL_THRESH'])
+                           None, ngmix_path, star, opts['SM_GAL_THRESH'],
+                           psf_store if opts['SAVE_PSF_DATA'] else None)
     if ngmix_path is None:
         w_log.warning('no ngmix catalogue among the inputs: shape columns hold defaults and '
                       'the not-measured flag')

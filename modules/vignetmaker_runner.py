@@ -53,9 +53,9 @@ def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
     lines = []
     for entry, pattern in zip(dirs, patterns):
         link = parse_input_dir(entry)
-        directory = entry if link.kind == 'dir' else RunLog(run_dirs['run_log']).resolve(link)[0]
+        directories = [entry] if link.kind == 'dir' else RunLog(run_dirs['run_log']).resolve(link)
         out = os.path.join(run_dirs['output'], f'{pattern}_vignet{number}.sqlite')
-        n, written, missing = multi_epoch_stamps(input_file_list[0], directory, pattern, headers,
+        n, written, missing = multi_epoch_stamps(input_file_list[0], directories, pattern, headers,
                                                  out, opts['STAMP_SIZE'], log=w_log)
         lines.append(f'{pattern}: {written} stamps for {n} objects ({missing} missing) -> {out}')
     return '\n'.join(lines)

@@ -6,7 +6,11 @@ dropped), ``TILE_ID``, ``SPREAD_MODEL``, ``SPREADERR_MODEL``, ``SPREAD_CLASS``
 galaxy if c > SM_GAL_THRESH, else 2), the ``NGMIX_*_{1M,1P,2M,2P,NOSHEAR}``
 block and ``NGMIX_MCAL_FLAGS``, ``NGMIX_N_EPOCH``, ``NGMIX_MOM_FAIL``.
 Objects absent from the shape catalogue keep ShapePipe's default values and
-the flag bit :data:`FLAG_NOT_MEASURED`.
+the flag bit :data:`FLAG_NOT_MEASURED`. With ``SAVE_PSF_DATA`` the per-epoch
+PSF columns ``PSF_ELL_i`` (HSM g1, g2), ``PSF_FWHM_i`` (pixels, 2.3548 x the
+HSM sigma) and ``PSF_FLAG_i`` (HSM flags; :data:`PSF_FLAG_NO_EPOCH` when the
+object has no i-th epoch with a PSF) come from the multi-epoch PSF store,
+epochs in the order of their ``<exp>-<ccd>`` keys.
 """
 
 import numpy as np
@@ -18,6 +22,8 @@ from shapepipe.io.atomic import atomic_path
 MCAL_TYPES = ('1M', '1P', '2M', '2P', 'NOSHEAR')
 FLAG_NOT_MEASURED = 1 << 20      # NGMIX_FLAGS_k / NGMIX_MCAL_FLAGS: object not in the ngmix file
 DEFAULT = -10.0
+PSF_FLAG_NO_EPOCH = 4            # PSF_FLAG_i: no i-th epoch with a PSF model
+SIGMA_TO_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 # (final column, ngmix column(s), format); two columns make a 2-vector.
 NGMIX_COLUMNS = (
@@ -96,8 +102,46 @@ def ngmix_columns(ngmix_path, numbers):
     return columns
 
 
+def psf_columns(store_path, numbers, n_epoch):
+    """``PSF_ELL_i``, ``PSF_FWHM_i``, ``PSF_FLAG_i`` for i = 1..n_epoch."""
+    from sqlitedict import SqliteDict
+
+    n = len(numbers)
+    ell = np.full((n_epoch, n, 2), DEFAULT)
+    fwhm = np.full((n_epoch, n), DEFAULT)
+    flag = np.full((n_epoch, n), PSF_FLAG_NO_EPOCH, dtype=np.int32)
+    try:
+        store = SqliteDict(store_path, flag='r')
+    except Exception as error:  # sqlite3 errors of a corrupt or locked file
+        raise InputError(f'{store_path}: cannot open the PSF store ({error}); rerun '
+                         f'psfex_interp_runner (MULTI-EPOCH)', path=store_path) from None
+    with store:
+        for row, number in enumerate(numbers):
+            entry = store.get(str(number), 'empty')
+            if not isinstance(entry, dict):
+                continue
+            for i, key in enumerate(sorted(entry)[:n_epoch]):
+                shapes = entry[key].get('SHAPES', {})
+                ell[i, row] = shapes.get('E1_PSF_HSM', DEFAULT), shapes.get('E2_PSF_HSM', DEFAULT)
+                sigma = shapes.get('SIGMA_PSF_HSM', DEFAULT)
+                fwhm[i, row] = sigma * SIGMA_TO_FWHM if sigma > 0 else DEFAULT
+                flag[i, row] = shapes.get('FLAG_PSF_HSM', 0)
+    columns = []
+    for i in range(n_epoch):
+        columns += [fits.Column(f'PSF_ELL_{i + 1}', '2D', array=ell[i]),
+                    fits.Column(f'PSF_FWHM_{i + 1}', 'D', array=fwhm[i]),
+                    fits.Column(f'PSF_FLAG_{i + 1}', 'J', array=flag[i])]
+    return columns
+
+
+def count_epochs(catalog_path):
+    """Number of EPOCH_i HDUs of a tile catalogue."""
+    with fits.open(catalog_path) as hdul:
+        return sum(1 for h in hdul if h.name.startswith('EPOCH_'))
+
+
 def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=None,
-                       star_thresh=0.003, gal_thresh=0.01):
+                       star_thresh=0.003, gal_thresh=0.01, psf_store=None):
     """Write ``final_cat{num}.fits``; return the number of rows."""
     columns, data = sextractor_columns(catalog_path)
     numbers = np.asarray(data['NUMBER'])
@@ -117,10 +161,12 @@ def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=N
              fits.Column('SPREAD_MODEL', 'E', array=sm),
              fits.Column('SPREADERR_MODEL', 'E', array=sm_err),
              fits.Column('SPREAD_CLASS', 'I', array=classes)]
-    hdu = fits.BinTableHDU.from_columns(
-        fits.ColDefs(columns) + fits.ColDefs(extra) + fits.ColDefs(ngmix_columns(ngmix_path,
-                                                                                 numbers)),
-        name='RESULTS')
+    coldefs = fits.ColDefs(columns) + fits.ColDefs(extra) + fits.ColDefs(
+        ngmix_columns(ngmix_path, numbers))
+    if psf_store:
+        coldefs = coldefs + fits.ColDefs(psf_columns(psf_store, numbers,
+                                                     max(1, count_epochs(catalog_path))))
+    hdu = fits.BinTableHDU.from_columns(coldefs, name='RESULTS')
     with atomic_path(output) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
     return n

@@ -12,13 +12,19 @@ from shapepipe.io.epochs import epoch_groups, read_epochs, write_object_store
 from shapepipe.modules.vignetmaker_package.stamps import cut_stamps
 
 
-def find_ccd_file(directory, pattern, exposure, ccd):
-    """``{directory}/{pattern}-{exposure}-{ccd}.fits`` or None."""
-    path = os.path.join(directory, f'{pattern}-{exposure}-{ccd}.fits')
-    return path if os.path.isfile(path) else None
+def find_ccd_file(directories, pattern, exposure, ccd):
+    """``{directory}/{pattern}-{exposure}-{ccd}.fits`` in the first directory
+    that has it, or None."""
+    if isinstance(directories, str):
+        directories = [directories]
+    for directory in directories:
+        path = os.path.join(directory, f'{pattern}-{exposure}-{ccd}.fits')
+        if os.path.isfile(path):
+            return path
+    return None
 
 
-def multi_epoch_stamps(catalog_path, directory, pattern, headers, output_path, size,
+def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path, size,
                        world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None):
     """Write one pattern's store; return (objects, stamps written, stamps missing)."""
     numbers, objects, epochs = read_epochs(catalog_path)
@@ -27,7 +33,7 @@ def multi_epoch_stamps(catalog_path, directory, pattern, headers, output_path, s
     result = {str(n): {} for n in numbers}
     written = missing = 0
     for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
-        path = find_ccd_file(directory, pattern, exposure, ccd)
+        path = find_ccd_file(directories, pattern, exposure, ccd)
         if path is None or wcs is None:
             missing += len(rows)
             continue

@@ -409,6 +409,10 @@ def test_final_catalogue(branch):
     measured = final['NGMIX_MCAL_FLAGS'] & (1 << 20) == 0
     assert measured.all()
     assert (final['NGMIX_ELL_NOSHEAR'][final['NGMIX_FLAGS_NOSHEAR'] == 0] != -10).all()
+    with_psf = final['PSF_FLAG_1'] == 0                        # SAVE_PSF_DATA = True
+    assert with_psf.mean() > 0.8
+    assert (np.abs(final['PSF_ELL_1'][with_psf]) < 0.2).all()
+    assert np.median(final['PSF_FWHM_1'][with_psf]) > 2.0      # pixels
 
 
 SPLIT_CONFIG = """
@@ -427,16 +431,16 @@ INPUT_DIR = last:sextractor_runner, last:psfex_interp_runner, last:vignetmaker_r
 OUTPUT_DIR = $SP_RUN/output
 
 [NGMIX_RUNNER_RUN_1]
-FILE_PATTERN = tile_sexcat, image_vignet, galaxy_psf, weight_vignet, flag_vignet
-FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite
+FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite
 NUMBERING_SCHEME = -000-000
 LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
 ID_OBJ_MIN = 1
 ID_OBJ_MAX = 20
 
 [NGMIX_RUNNER_RUN_2]
-FILE_PATTERN = tile_sexcat, image_vignet, galaxy_psf, weight_vignet, flag_vignet
-FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite
+FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite
 NUMBERING_SCHEME = -000-000
 LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
 ID_OBJ_MIN = 21

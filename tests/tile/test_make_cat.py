@@ -69,3 +69,32 @@ def test_empty_tile_and_no_shapes(tmp_path):
     with fits.open(out) as hdul:
         assert len(hdul['RESULTS'].data) == 0 and 'NGMIX_ELL_NOSHEAR' in hdul['RESULTS'].columns.names
     assert list(spread_class([0.0, 0.05, 0.004], [0.0, 0.0, 0.0], 0.003, 0.01)) == [0, 1, 2]
+
+
+def test_save_psf_data(tmp_path):
+    from sqlitedict import SqliteDict
+
+    from shapepipe.modules.make_cat_package.final_catalog import PSF_FLAG_NO_EPOCH
+
+    _tile_catalog(tmp_path / 'tile_sexcat-277-282.fits', 3)
+    with fits.open(tmp_path / 'tile_sexcat-277-282.fits', mode='append') as hdul:
+        for i in (1, 2):
+            hdul.append(fits.BinTableHDU.from_columns(
+                [fits.Column('NUMBER', 'J', array=[1, 2, 3])], name=f'EPOCH_{i - 1}'))
+    store_path = tmp_path / 'galaxy_psf-277-282.sqlite'
+    with SqliteDict(str(store_path)) as store:
+        shapes = {'E1_PSF_HSM': 0.01, 'E2_PSF_HSM': -0.02, 'SIGMA_PSF_HSM': 1.5,
+                  'FLAG_PSF_HSM': 0}
+        store['1'] = {'2113737-10': {'SHAPES': shapes}, '2113874-3': {'SHAPES': shapes}}
+        store['2'] = {'2113874-3': {'SHAPES': dict(shapes, FLAG_PSF_HSM=1)}}
+        store['3'] = 'empty'
+        store.commit()
+    out = tmp_path / 'final_cat-277-282.fits'
+    make_final_catalog(str(out), str(tmp_path / 'tile_sexcat-277-282.fits'), '277.282',
+                       psf_store=str(store_path))
+    data = fits.getdata(out, 'RESULTS')
+    assert np.allclose(data['PSF_ELL_1'][0], [0.01, -0.02])
+    assert np.isclose(data['PSF_FWHM_2'][0], 1.5 * 2.3548, rtol=1e-4)
+    assert list(data['PSF_FLAG_1']) == [0, 1, PSF_FLAG_NO_EPOCH]
+    assert list(data['PSF_FLAG_2']) == [0, PSF_FLAG_NO_EPOCH, PSF_FLAG_NO_EPOCH]
+    assert (data['PSF_ELL_2'][1:] == -10).all()

@@ -19,11 +19,8 @@ shapepipe_run -c "$SP_CONFIG/config_prepare.ini" || status=$?
 echo "== 3. Single-exposure branch: split, merge headers, mask, detect, select stars, PSF model"
 [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_exp.ini" || status=$?; }
 
-echo "== 4. Tile branch: mask, detection with multi-epoch HDUs, PSFs per epoch, stamps, spread model, metacal shapes, final catalogue"
-for config in config_tile.ini config_psfexinterp_tile.ini config_vignetmaker_tile.ini \
-              config_spread_model_tile.ini config_ngmix_tile.ini config_make_cat.ini; do
-    [ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/$config" || status=$?; }
-done
+echo "== 4. Tile branch (config_tile_branch.ini): mask, detection with multi-epoch HDUs, PSFs per epoch, stamps, spread model, metacal shapes, final catalogue"
+[ $status -eq 0 ] && { shapepipe_run -c "$SP_CONFIG/config_tile_branch.ini" || status=$?; }
 
 run_dir=$(ls -d "$SP_RUN"/output/run_sp_exp_* | tail -n 1)
 echo
@@ -33,9 +30,12 @@ echo "PSF models:         $run_dir/psfex_runner/output/*.psf"
 echo "PSF validation:     $run_dir/psfex_interp_runner/output/validation_psf-*.fits"
 echo "Star-selection plots: $run_dir/setools_runner/output/plot/"
 echo "Merged PSF validation catalogue: $SP_RUN/psf_validation/full_starcat-0000000.fits"
-tile_dir=$(ls -d "$SP_RUN"/output/run_sp_tile_2* 2>/dev/null | tail -n 1)
-[ -n "$tile_dir" ] && echo "Tile catalogue:     $tile_dir/sextractor_runner/output/tile_sexcat-*.fits"
-echo "Per-epoch PSFs and stamps: $SP_RUN/output/run_sp_tile_psf_*/ and run_sp_tile_vignets_*/ (sqlite)"
-echo "Shapes (metacal):   $(ls "$SP_RUN"/output/run_sp_tile_ngmix_*/ngmix_runner/output/ngmix-*.fits 2>/dev/null | tail -n 1)"
-echo "Final catalogue:    $(ls "$SP_RUN"/output/run_sp_make_cat_*/make_cat_runner/output/final_cat-*.fits 2>/dev/null | tail -n 1)"
+tile_dir=$(ls -d "$SP_RUN"/output/run_sp_tile_branch_* 2>/dev/null | tail -n 1)
+if [ -n "$tile_dir" ]; then
+    echo "Tile run directory: $tile_dir"
+    echo "Tile catalogue:     $tile_dir/sextractor_runner/output/tile_sexcat-*.fits"
+    echo "Per-epoch PSFs and stamps: $tile_dir/psfex_interp_runner/output, $tile_dir/vignetmaker_runner_run_2/output (sqlite)"
+    echo "Shapes (metacal):   $(ls "$tile_dir"/ngmix_runner/output/ngmix-*.fits 2>/dev/null)"
+    echo "Final catalogue:    $(ls "$tile_dir"/make_cat_runner/output/final_cat-*.fits 2>/dev/null)"
+fi
 exit $status

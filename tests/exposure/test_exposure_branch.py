@@ -477,3 +477,21 @@ def test_shapes_split_by_id_range_merge_to_the_whole(branch):
         a, b = fits.getdata(merged, kind), fits.getdata(whole, kind)
         assert np.array_equal(a['id'], b['id'])
         assert np.array_equal(a['g1'], b['g1']) and np.array_equal(a['flags'], b['flags'])
+
+
+def test_whole_tile_branch_config_gives_the_same_catalogue(branch):
+    """config_tile_branch.ini (one run) reproduces the final catalogue of the
+    step-by-step configs, column for column."""
+    sp_run, _, _, _ = branch
+    if not glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')):
+        test_final_catalogue(branch)
+    run_config(sp_run, 'config_tile_branch.ini')
+    step_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')))[-1]
+    one_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_branch_*')))[-1]
+    step = fits.getdata(os.path.join(step_dir, 'make_cat_runner', 'output',
+                                     'final_cat-277-282.fits'), 'RESULTS')
+    one = fits.getdata(os.path.join(one_dir, 'make_cat_runner', 'output',
+                                    'final_cat-277-282.fits'), 'RESULTS')
+    assert step.columns.names == one.columns.names and len(step) == len(one)
+    for name in ('NUMBER', 'SPREAD_CLASS', 'NGMIX_ELL_NOSHEAR', 'NGMIX_ELL_1P', 'PSF_ELL_1'):
+        assert np.array_equal(step[name], one[name]), name

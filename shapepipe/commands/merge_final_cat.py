@@ -192,7 +192,13 @@ def merge(paths, output, names=None, report=None):
     directory = os.path.dirname(os.path.abspath(output))
     os.makedirs(directory, exist_ok=True)
     with atomic_path(output) as tmp:
-        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
+        if output.endswith('.npy'):
+            # ShapePipe's other output: a numpy structured array
+            table = np.asarray(hdu.data).view(np.ndarray)
+            with open(tmp, 'wb') as handle:
+                np.save(handle, np.array(table, dtype=table.dtype.newbyteorder('=')))
+        else:
+            fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
     return n_rows, merged, skipped
 
 
@@ -207,7 +213,8 @@ def main(argv=None):
     parser.add_argument('-p', '--param_path',
                         help='text file listing the columns to keep, one per line (default all)')
     parser.add_argument('-o', '--output_path',
-                        help=f'output FITS file (default <input_path>/{DEFAULT_OUTPUT})')
+                        help=f'output file: FITS, or a numpy structured array when it ends '
+                             f'in .npy (default <input_path>/{DEFAULT_OUTPUT})')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
     if args.n_max is not None and args.n_max < 1:

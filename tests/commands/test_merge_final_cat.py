@@ -94,3 +94,14 @@ def test_usage_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and 'cannot read' in err[0] and 'no catalogue could be merged' in err[1]
     assert not (tmp_path / 'merged_final_cat.fits').exists()
+
+
+def test_numpy_output(tmp_path):
+    write_final(tmp_path / 'final_cat-277-282.fits', 5, '277.282')
+    write_final(tmp_path / 'final_cat-277-283.fits', 7, '277.283')
+    out = tmp_path / 'merged.npy'
+    assert main(['-i', str(tmp_path), '-o', str(out)]) == 0
+    table = np.load(out)
+    assert len(table) == 12 and table['NGMIX_ELL_NOSHEAR'].shape == (12, 2)
+    assert list(table['NUMBER'][:6]) == [1, 2, 3, 4, 5, 1]
+    assert table['TILE_ID'][-1].strip() in (b'277.283', '277.283')

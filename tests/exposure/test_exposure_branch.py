@@ -34,6 +34,14 @@ def run_config(sp_run, config, **env):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
 
 
+def match_truth(objects, truth):
+    """Separations [arcsec] detections x truth, and each detection's nearest truth row."""
+    d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
+                 * np.cos(np.radians(truth['dec'][None, :])),
+                 objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    return d, truth[d.argmin(axis=1)]
+
+
 @pytest.fixture(scope='module')
 def branch(tmp_path_factory):
     sp_run = tmp_path_factory.mktemp('exp') / 'run'
@@ -347,10 +355,7 @@ def test_spread_model_on_the_tile(branch):
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     assert np.array_equal(sm['NUMBER'], objects['NUMBER'])
-    d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
-                 * np.cos(np.radians(truth['dec'][None, :])),
-                 objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
-    match = truth[d.argmin(axis=1)]
+    d, match = match_truth(objects, truth)
     stars = (d.min(axis=1) < 0.2) & match['is_star'] & (match['mag'] < 22.5) & (
         sm['SPREAD_FLAG'] == 0)
     assert stars.sum() >= 3
@@ -402,10 +407,7 @@ def test_shapes_on_the_tile(branch):
                                         'tile_sexcat-277-282.fits'), 2)
     assert np.array_equal(ns['id'], objects['NUMBER'])
     assert np.mean(ns['mcal_flags'] & ~8 == 0) > 0.9          # BAD_PIXELS alone is benign
-    d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
-                 * np.cos(np.radians(truth['dec'][None, :])),
-                 objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
-    match = truth[d.argmin(axis=1)]
+    d, match = match_truth(objects, truth)
     bright = ((d.min(axis=1) < 0.3) & ~match['is_star'] & (ns['s2n'] > 10)
               & (ns['flags'] == 0) & (match['hlr'] > 0.2))
     assert bright.sum() >= 6

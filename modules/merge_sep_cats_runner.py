@@ -16,7 +16,7 @@ from shapepipe.pipeline.options import Option
     depends=['numpy', 'astropy'],
     numbering_scheme='-000-000',
     options=[
-        Option('N_SPLIT_MAX', 'int', None, 'Number of pieces (<module>_RUN_1 .. _RUN_N)'),
+        Option('N_SPLIT_MAX', 'int', doc='Number of pieces (<module>_RUN_1 .. _RUN_N)'),
         Option('WARNING', 'str', 'error', 'A missing piece is an error, or only a warning '
                                           '(any other value)'),
     ],

@@ -48,7 +48,7 @@ def assign_roles(paths):
     depends=['numpy', 'scipy', 'galsim', 'numba', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[
-        Option('LOG_WCS', 'str', None, 'Exposure header store (merge_headers_runner output)'),
+        Option('LOG_WCS', 'str', doc='Exposure header store (merge_headers_runner output)'),
         Option('MAG_ZP', 'float', 30.0, 'Magnitude zero point of the flux-scaled stamps'),
         Option('PIXEL_SCALE', 'float', 0.187, 'Exposure pixel scale [arcsec] (the centre prior '
                                                'width is one pixel)'),

@@ -7,6 +7,10 @@ the local WCS Jacobian: both come from the exposure header store
 (``log_exp_headers.sqlite``) and the object's sky position.
 """
 
+import os
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
@@ -21,8 +25,12 @@ ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 def open_store(path):
     """A read-only sqlite store, or an InputError naming the file."""
     try:
+        if not os.path.isfile(path):
+            raise OSError('no such file')
+        with closing(sqlite3.connect(f'file:{path}?mode=ro', uri=True)) as connection:
+            connection.execute('SELECT name FROM sqlite_master').fetchall()
         return SqliteDict(path, flag='r')
-    except Exception as error:  # sqlite3 errors of a missing or corrupt file
+    except (OSError, sqlite3.Error) as error:
         raise InputError(f'{path}: cannot open the stamp store ({error}); rerun the module '
                          f'that writes it', path=path) from None
 

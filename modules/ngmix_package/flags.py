@@ -1,7 +1,10 @@
 """Per-object flag bits of the shape measurement, with their names.
 
-``flags`` (per metacal type) and ``mcal_flags`` (per object, the OR of the
-object-level bits and all types' bits) are written into ``ngmix{num}.fits``.
+Written into ``ngmix{num}.fits``: ``flags`` (per metacal type: the fit's
+bits), ``mcal_flags`` (per object: failures, i.e. the object-level failure
+bits OR all types' bits; ``mcal_flags == 0`` is the usual cut) and
+``epoch_flags`` (per object: what happened to its epochs, :data:`INFO` bits
+that do not spoil the measurement).
 """
 
 NO_EPOCH = 1 << 0           # no usable epoch: no stamp, all pixels masked or no PSF
@@ -24,6 +27,9 @@ NAMES = {
     FIT_BAD_MODEL: 'FIT_BAD_MODEL', NEG_FLUX: 'NEG_FLUX', NON_FINITE: 'NON_FINITE',
     MOMENTS_FAILED: 'MOMENTS_FAILED', OUT_OF_RANGE: 'OUT_OF_RANGE',
 }
+
+# Bits about epochs that leave a valid measurement (in ``epoch_flags`` only).
+INFO = EPOCH_MASKED | PSF_MISSING | BAD_PIXELS
 
 # Bits that mean "no usable shape" for this object (NEG_FLUX etc. keep a shape).
 FATAL = (NO_EPOCH | FIT_NO_CONVERGE | FIT_SINGULAR | FIT_BAD_MODEL | NON_FINITE

@@ -27,8 +27,10 @@ MISSING_PIXEL = -1e29      # stamp values below this are off the image (VIGNET -
 COLUMNS = ('id', 'n_epoch_model', 'moments_fail', 'ntry_fit', 'g1_psfo_ngmix',
            'g2_psfo_ngmix', 'T_psfo_ngmix', 'g1_err_psfo_ngmix', 'g2_err_psfo_ngmix',
            'T_err_psfo_ngmix', 'g1', 'g1_err', 'g2', 'g2_err', 'T', 'T_err', 'Tpsf', 'g1_psf',
-           'g2_psf', 'flux', 'flux_err', 's2n', 'mag', 'mag_err', 'flags', 'mcal_flags')
-INT_COLUMNS = ('id', 'n_epoch_model', 'moments_fail', 'ntry_fit', 'flags', 'mcal_flags')
+           'g2_psf', 'flux', 'flux_err', 's2n', 'mag', 'mag_err', 'flags', 'mcal_flags',
+           'epoch_flags')
+INT_COLUMNS = ('id', 'n_epoch_model', 'moments_fail', 'ntry_fit', 'flags', 'mcal_flags',
+               'epoch_flags')
 
 
 @dataclass
@@ -411,11 +413,12 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
         cols['flags'] = flags
         type_flags[kind] = flags
         tables[kind.upper()] = cols
-    mcal_flags = object_flags.copy()
+    mcal_flags = object_flags & ~F.INFO
     for flags in type_flags.values():
         mcal_flags |= flags
     for cols in tables.values():
         cols['mcal_flags'] = mcal_flags
+        cols['epoch_flags'] = object_flags & F.INFO
         for name in INT_COLUMNS:
             cols[name] = np.asarray(cols[name]).astype(np.int64 if name == 'id' else np.int32)
     return tables

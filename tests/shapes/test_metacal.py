@@ -169,11 +169,12 @@ def test_bad_input_gives_flags_and_defaults():
     data['image'][4] = -1e30                 # object 5: stamp off the image
     tables = measure(ids, Epochs(**data), _rngs(ids))
     ns = tables['NOSHEAR']
-    assert ns['mcal_flags'][0] & F.EPOCH_MASKED and ns['mcal_flags'][0] & F.NO_EPOCH
+    assert ns['epoch_flags'][0] & F.EPOCH_MASKED and ns['mcal_flags'][0] & F.NO_EPOCH
     assert ns['g1'][0] == -10.0 and ns['n_epoch_model'][0] == 0
-    assert ns['mcal_flags'][1] & F.BAD_PIXELS and ns['flags'][1] == 0
+    assert ns['epoch_flags'][1] & F.BAD_PIXELS and ns['flags'][1] == 0
+    assert ns['mcal_flags'][1] == 0
     assert np.isfinite(ns['g1'][1]) and ns['g1'][1] != -10.0
-    assert ns['mcal_flags'][2] & F.PSF_MISSING and ns['mcal_flags'][2] & F.NO_EPOCH
+    assert ns['epoch_flags'][2] & F.PSF_MISSING and ns['mcal_flags'][2] & F.NO_EPOCH
     assert ns['flags'][3] & (F.NEG_FLUX | F.FIT_NO_CONVERGE | F.FIT_BAD_MODEL)
     assert ns['mag'][3] == -10.0
     assert ns['mcal_flags'][4] & F.NO_EPOCH

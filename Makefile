@@ -30,6 +30,8 @@ test: install
 benchmark: install
 	$(PY) -m pytest -q -m benchmark
 	$(PY) benchmarks/bench_dispatch.py
+	$(PY) benchmarks/bench_shear_speed.py
+	$(PY) benchmarks/bench_shear_bias.py
 
 clean:
 	rm -rf $(VENV) *.egg-info example/output $(DEMO_DIR)

@@ -98,3 +98,15 @@ def test_save_psf_data(tmp_path):
     assert list(data['PSF_FLAG_1']) == [0, 1, PSF_FLAG_NO_EPOCH]
     assert list(data['PSF_FLAG_2']) == [0, PSF_FLAG_NO_EPOCH, PSF_FLAG_NO_EPOCH]
     assert (data['PSF_ELL_2'][1:] == -10).all()
+
+
+def test_tile_without_detections_gives_an_empty_valid_catalogue(tmp_path):
+    from shapepipe.modules.ngmix_package.catalog import empty_tables, write_ngmix_catalog
+
+    _tile_catalog(tmp_path / 'tile_sexcat-277-282.fits', 0)
+    write_ngmix_catalog(str(tmp_path / 'ngmix-277-282.fits'), empty_tables())
+    out = tmp_path / 'final_cat-277-282.fits'
+    assert make_final_catalog(str(out), str(tmp_path / 'tile_sexcat-277-282.fits'), '277.282',
+                              ngmix_path=str(tmp_path / 'ngmix-277-282.fits')) == 0
+    data = fits.getdata(out, 'RESULTS')
+    assert len(data) == 0 and 'NGMIX_ELL_NOSHEAR' in data.columns.names

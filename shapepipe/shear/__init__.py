@@ -1,0 +1,1 @@
+"""Shear calibration of metacalibration catalogues (used by shapepipe_shear_bias)."""

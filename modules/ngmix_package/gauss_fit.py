@@ -41,6 +41,15 @@ def _covariance(g1, g2, T):
 
 
 @njit(cache=True)
+def _convolved(cuu, cuv, cvv, psf_cov, e):
+    """Covariance (uu, uv, vv) and determinant of the galaxy convolved with epoch e's PSF."""
+    a = cuu + psf_cov[e, 0]
+    b = cuv + psf_cov[e, 1]
+    c = cvv + psf_cov[e, 2]
+    return a, b, c, a * c - b * b
+
+
+@njit(cache=True)
 def _valid(pars, psf_cov, first, last, max_g):
     g1, g2, T = pars[2], pars[3], pars[4]
     if not (np.isfinite(pars).all()):
@@ -49,10 +58,8 @@ def _valid(pars, psf_cov, first, last, max_g):
         return False
     cuu, cuv, cvv = _covariance(g1, g2, T)
     for e in range(first, last):
-        a = cuu + psf_cov[e, 0]
-        b = cuv + psf_cov[e, 1]
-        c = cvv + psf_cov[e, 2]
-        if a <= 0.0 or c <= 0.0 or a * c - b * b <= 1e-12:
+        a, b, c, det = _convolved(cuu, cuv, cvv, psf_cov, e)
+        if a <= 0.0 or c <= 0.0 or det <= 1e-12:
             return False
     return True
 
@@ -101,10 +108,7 @@ def _accumulate(pars, image, weight, u, v, psf_cov, area, first, last, chi_max,
     dv = np.zeros(N_PARS)
     half_chi2 = 0.0
     for e in range(first, last):
-        a = cuu + psf_cov[e, 0]
-        b = cuv + psf_cov[e, 1]
-        c = cvv + psf_cov[e, 2]
-        det = a * c - b * b
+        a, b, c, det = _convolved(cuu, cuv, cvv, psf_cov, e)
         ia, ib, ic = c / det, -b / det, a / det
         norm0 = area[e] / (2.0 * np.pi * np.sqrt(det))
         # traces tr(C^-1 dC) for dC/dT, dC/de1, dC/de2
@@ -290,10 +294,7 @@ def model_s2n(pars, image, weight, u, v, psf_cov, area, first, last, chi_max):
     numer = 0.0
     denom = 0.0
     for e in range(first, last):
-        a = cuu + psf_cov[e, 0]
-        b = cuv + psf_cov[e, 1]
-        c = cvv + psf_cov[e, 2]
-        det = a * c - b * b
+        a, b, c, det = _convolved(cuu, cuv, cvv, psf_cov, e)
         if det <= 0.0 or a <= 0.0:
             return 0.0
         ia, ib, ic = c / det, -b / det, a / det

@@ -100,6 +100,30 @@ def test_star_selection_is_pure(branch):
     assert min(purities) >= 0.98
 
 
+def test_star_selection_is_complete(branch):
+    """>= 80% of the unflagged truth stars with S/N > 50 are selected."""
+    _, run_dir, truth, meta = branch
+    stars = truth[truth['is_star']]
+    found = wanted = 0
+    for odometer in meta['odometer']:
+        detections = fits.getdata(os.path.join(run_dir, 'sextractor_runner', 'output',
+                                               f'sexcat-{odometer}-13.fits'), 2)
+        with fits.open(os.path.join(run_dir, 'setools_runner', 'output', 'mask',
+                                    f'star_selection-{odometer}-13.fits')) as hdul:
+            selected = set(hdul[2].data['NUMBER'])
+        d = np.hypot((detections['XWIN_WORLD'][:, None] - stars['ra'][None, :])
+                     * np.cos(np.radians(stars['dec'][None, :])),
+                     detections['YWIN_WORLD'][:, None] - stars['dec'][None, :]).min(axis=1)
+        snr = detections['FLUX_AUTO'] / detections['FLUXERR_AUTO']
+        good = ((d * 3600 < 0.5) & (snr > 50) & (detections['FLAGS'] == 0)
+                & (detections['IMAFLAGS_ISO'] == 0))
+        wanted += good.sum()
+        found += sum(int(n) in selected for n in detections['NUMBER'][good])
+    print(f'star selection completeness: {found} of {wanted}')
+    assert wanted >= 20
+    assert found >= 0.8 * wanted
+
+
 def test_psf_models_exist_for_every_ccd(branch):
     _, run_dir, _, meta = branch
     for odometer in meta['odometer']:

@@ -22,15 +22,20 @@ def cut_stamps(data, x, y, size):
     integer = np.issubdtype(data.dtype, np.integer)
     pad_value = FLAG_OFF_IMAGE if integer else MISSING_VALUE
     dtype = np.int32 if integer else np.float32
-    padded = np.pad(np.asarray(data, dtype=dtype), half + 1, constant_values=pad_value)
-    ix = np.floor(np.asarray(x, float) - 0.5).astype(int) + half + 1   # 0-indexed in padded
-    iy = np.floor(np.asarray(y, float) - 0.5).astype(int) + half + 1
-    ny, nx = padded.shape
+    ny, nx = data.shape
+    ix = np.floor(np.asarray(x, float) - 0.5).astype(int)      # 0-indexed central pixel
+    iy = np.floor(np.asarray(y, float) - 0.5).astype(int)
     offsets = np.arange(-half, half + 1)
     stamps = np.full((len(ix), size, size), pad_value, dtype=dtype)
-    ok = (ix - half >= 0) & (ix + half < nx) & (iy - half >= 0) & (iy + half < ny)
-    if ok.any():
-        rows = iy[ok, None, None] + offsets[None, :, None]
-        cols = ix[ok, None, None] + offsets[None, None, :]
-        stamps[ok] = padded[rows, cols]
+    inside = (ix - half >= 0) & (ix + half < nx) & (iy - half >= 0) & (iy + half < ny)
+    if inside.any():
+        rows = iy[inside, None, None] + offsets[None, :, None]
+        cols = ix[inside, None, None] + offsets[None, None, :]
+        stamps[inside] = data[rows, cols]
+    for k in np.flatnonzero(~inside):            # at an edge: copy the overlap only
+        x0, y0 = ix[k] - half, iy[k] - half
+        xa, xb = max(x0, 0), min(x0 + size, nx)
+        ya, yb = max(y0, 0), min(y0 + size, ny)
+        if xa < xb and ya < yb:
+            stamps[k, ya - y0:yb - y0, xa - x0:xb - x0] = data[ya:yb, xa:xb]
     return stamps

@@ -5,10 +5,10 @@ import os
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
-from sqlitedict import SqliteDict
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.epochs import open_object_store
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.spread_model_package.spread_model import spread_model
 from shapepipe.pipeline.options import Option
@@ -17,11 +17,8 @@ from shapepipe.pipeline.options import Option
 def mean_psf_sigma(store_path, numbers, scale_ratio):
     """Mean HSM sigma [tile pixels] of each object's epoch PSFs (NaN without PSF)."""
     sigma = np.full(len(numbers), np.nan)
-    try:
-        store = SqliteDict(store_path, flag='r')
-    except Exception as error:  # sqlite errors of a locked or corrupt file
-        raise InputError(f'{store_path}: cannot open the PSF store ({error})') from None
-    with store:
+    with open_object_store(store_path, 'PSF store',
+                           'rerun psfex_interp_runner (MULTI-EPOCH)') as store:
         for k, number in enumerate(numbers):
             value = store.get(str(number), 'empty')
             if value == 'empty':

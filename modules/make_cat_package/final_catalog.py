@@ -18,6 +18,7 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.epochs import open_object_store
 
 MCAL_TYPES = ('1M', '1P', '2M', '2P', 'NOSHEAR')
 FLAG_NOT_MEASURED = 1 << 20      # NGMIX_FLAGS_k / NGMIX_MCAL_FLAGS: object not in the ngmix file
@@ -104,18 +105,12 @@ def ngmix_columns(ngmix_path, numbers):
 
 def psf_columns(store_path, numbers, n_epoch):
     """``PSF_ELL_i``, ``PSF_FWHM_i``, ``PSF_FLAG_i`` for i = 1..n_epoch."""
-    from sqlitedict import SqliteDict
-
     n = len(numbers)
     ell = np.full((n_epoch, n, 2), DEFAULT)
     fwhm = np.full((n_epoch, n), DEFAULT)
     flag = np.full((n_epoch, n), PSF_FLAG_NO_EPOCH, dtype=np.int32)
-    try:
-        store = SqliteDict(store_path, flag='r')
-    except Exception as error:  # sqlite3 errors of a corrupt or locked file
-        raise InputError(f'{store_path}: cannot open the PSF store ({error}); rerun '
-                         f'psfex_interp_runner (MULTI-EPOCH)', path=store_path) from None
-    with store:
+    with open_object_store(store_path, 'PSF store',
+                           'rerun psfex_interp_runner (MULTI-EPOCH)') as store:
         for row, number in enumerate(numbers):
             entry = store.get(str(number), 'empty')
             if not isinstance(entry, dict):

@@ -7,32 +7,18 @@ the local WCS Jacobian: both come from the exposure header store
 (``log_exp_headers.sqlite``) and the object's sky position.
 """
 
-import os
-import sqlite3
-from contextlib import closing
-
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from sqlitedict import SqliteDict
-
-from shapepipe.errors import InputError
+from shapepipe.io.epochs import open_object_store
 from shapepipe.modules.ngmix_package.measure import Epochs
 
 ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 
 
 def open_store(path):
-    """A read-only sqlite store, or an InputError naming the file."""
-    try:
-        if not os.path.isfile(path):
-            raise OSError('no such file')
-        with closing(sqlite3.connect(f'file:{path}?mode=ro', uri=True)) as connection:
-            connection.execute('SELECT name FROM sqlite_master').fetchall()
-        return SqliteDict(path, flag='r')
-    except (OSError, sqlite3.Error) as error:
-        raise InputError(f'{path}: cannot open the stamp store ({error}); rerun the module '
-                         f'that writes it', path=path) from None
+    """A read-only stamp store, or an InputError naming the file."""
+    return open_object_store(path, 'stamp store')
 
 
 def local_jacobian(wcs, x, y):
@@ -120,7 +106,6 @@ def gather_epochs(numbers, positions, stores, geometry, log=None):
                                 key, epoch)
                 continue
             image = np.asarray(images[epoch]['VIGNET'], float)
-            n = image.shape[-1]
             weight = _vignet(weights, epoch, image.shape, 0.0)
             flag = _vignet(flags, epoch, image.shape, 0)
             background = _vignet(backs, epoch, image.shape, np.nan)

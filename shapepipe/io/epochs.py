@@ -3,6 +3,10 @@ each tile object lies on (the ``EPOCH_i`` HDUs of a tile catalogue), and the
 per-object sqlite stores ``{NUMBER: {'<exp>-<ccd>': {...}}}`` (``'empty'``
 for objects without any epoch)."""
 
+import os
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
@@ -51,3 +55,19 @@ def write_object_store(path, result):
             for number, value in result.items():
                 store[number] = value if value else 'empty'
             store.commit()
+
+
+def open_object_store(path, what='object store', fix='rerun the module that writes it'):
+    """A read-only store, checked with sqlite3 first; InputError naming the file.
+
+    A missing, corrupt or locked file gives one line (``path: cannot open the
+    <what> (<reason>); <fix>``) instead of an exception in sqlitedict's thread.
+    """
+    try:
+        if not os.path.isfile(path):
+            raise OSError('no such file')
+        with closing(sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)) as con:
+            con.execute('SELECT name FROM sqlite_master').fetchall()
+        return SqliteDict(path, flag='r')
+    except (OSError, sqlite3.Error) as error:
+        raise InputError(f'{path}: cannot open the {what} ({error}); {fix}', path=path) from None

@@ -110,3 +110,17 @@ def test_tile_without_detections_gives_an_empty_valid_catalogue(tmp_path):
                               ngmix_path=str(tmp_path / 'ngmix-277-282.fits')) == 0
     data = fits.getdata(out, 'RESULTS')
     assert len(data) == 0 and 'NGMIX_ELL_NOSHEAR' in data.columns.names
+
+
+def test_corrupt_psf_store_is_a_one_line_error(tmp_path):
+    import pytest
+
+    from shapepipe.errors import InputError
+
+    _tile_catalog(tmp_path / 'tile_sexcat-277-282.fits', 2)
+    bad = tmp_path / 'galaxy_psf-277-282.sqlite'
+    bad.write_bytes(b'garbage' * 200)
+    with pytest.raises(InputError, match='galaxy_psf-277-282.sqlite: cannot open the PSF store'):
+        make_final_catalog(str(tmp_path / 'final.fits'), str(tmp_path / 'tile_sexcat-277-282.fits'),
+                           '277.282', psf_store=str(bad))
+    assert not (tmp_path / 'final.fits').exists()

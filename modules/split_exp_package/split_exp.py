@@ -80,6 +80,8 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
             with atomic_path(out) as tmp:
                 fits.PrimaryHDU(data, header=header).writeto(tmp)
             written.append(out)
+            del data
+            del hdu.data          # drop the decompressed CCD: memory stays at one CCD
             if header_list is not None:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore', FITSFixedWarning)

@@ -364,13 +364,19 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
     assert checked >= 2
 
 
-def test_spread_model_on_the_tile(branch):
-    """spread_model_runner on the simulated tile: stars have |SPREAD_MODEL| small."""
-    sp_run, _, truth, _ = branch
+def _stamps_and_psfs(branch):
+    """Run the per-epoch PSF and stamp steps if their tests have not (e.g. with -k)."""
+    sp_run = branch[0]
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')):
         test_multi_epoch_stamps_are_centred_on_truth(branch)
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')):
         test_multi_epoch_psf_matches_truth(branch)
+
+
+def test_spread_model_on_the_tile(branch):
+    """spread_model_runner on the simulated tile: stars have |SPREAD_MODEL| small."""
+    sp_run, _, truth, _ = branch
+    _stamps_and_psfs(branch)
     run_config(sp_run, 'config_spread_model_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')))[-1]
     sm = fits.getdata(os.path.join(run_dir, 'spread_model_runner', 'output',
@@ -415,10 +421,7 @@ def test_shapes_on_the_tile(branch):
     """ngmix_runner on the simulated tile: every object measured or flagged, the
     bright galaxies' shapes follow the true ones, the metacal response is sane."""
     sp_run, _, truth, _ = branch
-    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')):
-        test_multi_epoch_stamps_are_centred_on_truth(branch)
-    if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')):
-        test_multi_epoch_psf_matches_truth(branch)
+    _stamps_and_psfs(branch)
     run_config(sp_run, 'config_ngmix_tile.ini')
     run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_*')))[-1]
     path = os.path.join(run_dir, 'ngmix_runner', 'output', 'ngmix-277-282.fits')

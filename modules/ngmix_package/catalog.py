@@ -1,10 +1,10 @@
 """``ngmix{num}.fits``: one binary table per metacal type (HDUs ``1M 1P 2M 2P
-NOSHEAR``) with ShapePipe's columns; pieces measured by ID range merge."""
+NOSHEAR``) with ShapePipe's columns. Pieces measured by ID range are merged by
+``merge_sep_cats_runner`` (:func:`shapepipe.modules.merge_sep_cats_package.merge.merge_catalogs`)."""
 
 import numpy as np
 from astropy.io import fits
 
-from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.ngmix_package.measure import COLUMNS, INT_COLUMNS
 
@@ -38,29 +38,3 @@ def concatenate_tables(parts):
         return empty_tables()
     return {name: {key: np.concatenate([np.asarray(p[name][key]) for p in parts])
                    for key in COLUMNS} for name in HDU_ORDER}
-
-
-def merge_ngmix_catalogs(paths, output):
-    """Merge catalogues of the same tile measured by ID range; rows sorted by id.
-
-    Raises InputError on an unreadable file or an id present twice.
-    """
-    parts = []
-    for path in paths:
-        try:
-            with fits.open(path) as hdul:
-                parts.append({name: {key: np.array(hdul[name].data[key]) for key in COLUMNS}
-                              for name in HDU_ORDER})
-        except (OSError, KeyError) as error:
-            raise InputError(f'{path}: not an ngmix catalogue ({error})', path=path) from None
-    merged = concatenate_tables(parts)
-    ids = merged['NOSHEAR']['id']
-    unique, counts = np.unique(ids, return_counts=True)
-    if (counts > 1).any():
-        raise InputError(f'objects measured twice in {", ".join(paths)} (e.g. id '
-                         f'{unique[counts > 1][0]}): the ID ranges overlap')
-    order = np.argsort(ids, kind='stable')
-    merged = {name: {key: value[order] for key, value in cols.items()}
-              for name, cols in merged.items()}
-    write_ngmix_catalog(output, merged)
-    return len(ids)

@@ -125,16 +125,12 @@ def _accumulate(pars, image, weight, u, v, psf_cov, area, first, last, chi_max,
             su = ia * du + ib * dv_
             sv = ib * du + ic * dv_
             chi = du * su + dv_ * sv
-            if chi > chi_max:
-                model = 0.0
-            else:
-                model = flux * norm0 * np.exp(-0.5 * chi)
-            resid = img[p] - model
+            shape = 0.0 if chi > chi_max else norm0 * np.exp(-0.5 * chi)
+            m = flux * shape
+            resid = img[p] - m
             half_chi2 += 0.5 * w * resid * resid
             if not want_derivs or chi > chi_max:
                 continue
-            shape = norm0 * np.exp(-0.5 * chi)
-            m = flux * shape
             dv[0] = m * su
             dv[1] = m * sv
             q_t = 0.5 * ((1.0 + e1) * su * su + 2.0 * e2 * su * sv + (1.0 - e1) * sv * sv)

@@ -113,7 +113,7 @@ def prepare(epochs, rngs, settings):
     """
     image = np.array(epochs.image, dtype=float)
     weight = np.array(epochs.weight, dtype=float)
-    n_oe, n = image.shape[0], image.shape[-1]
+    n_oe = image.shape[0]
     epoch_flags = np.zeros(n_oe, dtype=np.int64)
     bad = ~np.isfinite(image) | ~np.isfinite(weight) | (weight <= 0) | (image < MISSING_PIXEL)
     if epochs.flag is not None:
@@ -175,7 +175,7 @@ def fit_psfs(psf, jacobian):
     u, v = _pixel_grids(jacobian, np.zeros((n_oe, 2)), npsf)
     flat = norm.reshape(n_oe, -1)
     area = np.abs(np.linalg.det(jacobian))
-    t0 = np.clip(2.0 * (flat * (u * u + v * v)).sum(axis=1) / 2.0, 0.01, 10.0)
+    t0 = np.clip((flat * (u * u + v * v)).sum(axis=1), 0.01, 10.0)   # second moment
     guess = np.zeros((n_oe, 6))
     guess[:, 4], guess[:, 5] = t0, 1.0
     weight = np.full_like(flat, 1e6)
@@ -250,7 +250,7 @@ def _sub_batch(start, objects):
     return np.concatenate([[0], np.cumsum(counts)]), rows
 
 
-def _moments_type(image, weight, jacobian, start, settings):
+def _moments_type(image, weight, jacobian, start):
     """Adaptive moments (galsim HSM) per epoch, combined with S/N^2 weights."""
     import galsim
 
@@ -289,7 +289,6 @@ def _moments_type(image, weight, jacobian, start, settings):
             continue
         g1, g2, t, flux, _ = acc / wsum
         s2n = np.sqrt(wsum)
-        out.update()
         for key, value in (('g1', g1), ('g2', g2), ('T', t), ('flux', flux), ('s2n', s2n)):
             out[key][o] = value
         for key in ('g1_err', 'g2_err'):
@@ -331,7 +330,6 @@ def measure(ids, epochs, rngs, settings=None):
     kept = np.flatnonzero(keep)
     k_owner = owner[kept]
     n_kept = np.bincount(k_owner, minlength=n_obj)
-    k_start = np.concatenate([[0], np.cumsum(n_kept)])
     object_flags[n_kept == 0] |= F.NO_EPOCH
     n = image.shape[-1]
 
@@ -364,11 +362,11 @@ def measure(ids, epochs, rngs, settings=None):
         measured = np.flatnonzero(n_kept > 0)
         sub_start = np.concatenate([[0], np.cumsum(n_kept[measured])])
         tpsf_obj = np.add.reduceat(t_psf, sub_start[:-1]) / n_kept[measured]
+        wgt = fit_weight.reshape(len(kept), -1)
         for kind in MCAL_TYPES:
             img = mcal[kind].reshape(len(kept), -1)
-            wgt = fit_weight.reshape(len(kept), -1)
             if settings.measurement == 'moments':
-                res = _moments_type(mcal[kind], fit_weight, jac, sub_start, settings)
+                res = _moments_type(mcal[kind], fit_weight, jac, sub_start)
             else:
                 res = _fit_type(img, wgt, u, v, t_psf, area, sub_start, k_rngs, settings)
             res['Tpsf'] = tpsf_obj

@@ -172,19 +172,17 @@ def _sheared_stamps(spectra, matrix, out_coords, size):
     ``spectra`` (S, B, size, size//2+1); ``matrix`` (B, 2, 2) with ``A = U L D``
     for the skews ``U`` (along x) and ``L`` (along y) and the scaling ``D``.
     """
-    a, b = matrix[:, 0, 0], matrix[:, 0, 1]
-    c, d = matrix[:, 1, 0], matrix[:, 1, 1]
+    b, c, d = matrix[:, 0, 1], matrix[:, 1, 0], matrix[:, 1, 1]
     skew_x, skew_y = b / d, c * d
     coords = _signed_coords(size).astype(float)
-    kx = 2.0 * np.pi * sfft.rfftfreq(size)
-    ky = 2.0 * np.pi * sfft.rfftfreq(size)
+    k = 2.0 * np.pi * sfft.rfftfreq(size)       # along x, then along y
     # q1(x, y) = q(x + skew_x y, y): phase ramp between the two inverse FFTs.
     rows = sfft.ifft(spectra, axis=-2)
-    rows *= np.exp(1j * (skew_x[:, None, None] * coords[None, :, None]) * kx[None, None, :])
+    rows *= np.exp(1j * (skew_x[:, None, None] * coords[None, :, None]) * k[None, None, :])
     q1 = sfft.irfft(rows, n=size, axis=-1)
     # q2(x, y) = q1(x, y + skew_y x)
     cols = sfft.rfft(q1, axis=-2)
-    cols *= np.exp(1j * ky[None, :, None] * (skew_y[:, None, None] * coords[None, None, :]))
+    cols *= np.exp(1j * k[None, :, None] * (skew_y[:, None, None] * coords[None, None, :]))
     q2 = sfft.irfft(cols, n=size, axis=-2)
     # j(x, y) = q2(x / d, d y) at the stamp's pixels
     wx = dirichlet_matrix(out_coords[None, :] / d[:, None], size)

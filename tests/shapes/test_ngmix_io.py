@@ -6,8 +6,7 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.modules.merge_sep_cats_package.merge import merge_catalogs, piece_paths
-from shapepipe.modules.ngmix_package.catalog import (HDU_ORDER, empty_tables,
-                                                     merge_ngmix_catalogs, write_ngmix_catalog)
+from shapepipe.modules.ngmix_package.catalog import HDU_ORDER, empty_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import COLUMNS
 from shapepipe.modules.ngmix_package.stamp_stores import local_jacobian, open_store
 from shapepipe.modules.ngmix_runner import assign_roles
@@ -31,12 +30,11 @@ def test_pieces_merge_sorted_and_overlaps_rejected(tmp_path):
     a, b = tmp_path / 'a.fits', tmp_path / 'b.fits'
     write_ngmix_catalog(str(a), _tables([5, 1]))
     write_ngmix_catalog(str(b), _tables([3]))
-    assert merge_ngmix_catalogs([str(a), str(b)], str(tmp_path / 'm.fits')) == 3
+    assert merge_catalogs([str(a), str(b)], str(tmp_path / 'm.fits')) == 3
     assert list(fits.getdata(tmp_path / 'm.fits', '1P')['id']) == [1, 3, 5]
-    assert merge_catalogs([str(a), str(b)], str(tmp_path / 'g.fits')) == 3
     write_ngmix_catalog(str(b), _tables([5]))
     with pytest.raises(InputError, match='overlap'):
-        merge_ngmix_catalogs([str(a), str(b)], str(tmp_path / 'm2.fits'))
+        merge_catalogs([str(a), str(b)], str(tmp_path / 'm2.fits'))
 
 
 def test_piece_paths():

@@ -34,6 +34,11 @@ def run_config(sp_run, config, **env):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
 
 
+def latest_run(sp_run, prefix):
+    """The newest run directory ``$SP_RUN/output/<prefix>*``."""
+    return sorted(glob.glob(str(sp_run / 'output' / f'{prefix}*')))[-1]
+
+
 def match_truth(objects, truth):
     """Separations [arcsec] detections x truth, and each detection's nearest truth row."""
     d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
@@ -204,7 +209,7 @@ def test_tile_detection_and_epochs(branch):
     match the truth and EPOCH_i/CCD_N agree with the truth footprints."""
     sp_run, _, truth, meta = branch
     run_config(sp_run, 'config_tile.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_tile_')
     with fits.open(os.path.join(run_dir, 'sextractor_runner', 'output',
                                 'tile_sexcat-277-282.fits')) as hdul:
         assert [h.name for h in hdul[3:]] == [f'EPOCH_{i}' for i in range(len(meta))]
@@ -214,9 +219,7 @@ def test_tile_detection_and_epochs(branch):
     for i, epoch in enumerate(epochs):
         assert set(epoch['EXP_NAME']) == {str(meta['odometer'][i])}
     # Match detections to truth within 0.2 arcsec.
-    d_ra = (objects['XWIN_WORLD'][:, None] - truth['ra'][None, :]) * np.cos(
-        np.radians(truth['dec'][None, :]))
-    dist = np.hypot(d_ra, objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    dist, _ = match_truth(objects, truth)
     nearest = dist.argmin(axis=1)
     matched = dist[np.arange(len(objects)), nearest] < 0.2
     assert matched.sum() > 0.5 * len(objects)
@@ -263,16 +266,14 @@ def test_multi_epoch_psf_matches_truth(branch):
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')):
         test_tile_detection_and_epochs(branch)
     run_config(sp_run, 'config_psfexinterp_tile.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_psf_*')))[-1]
-    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_tile_psf_')
+    tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     store = SqliteDict(os.path.join(run_dir, 'psfex_interp_runner', 'output',
                                     'galaxy_psf-277-282.sqlite'), flag='r')
     assert len(store) == len(objects)
-    d_ra = (objects['XWIN_WORLD'][:, None] - truth['ra'][None, :]) * np.cos(
-        np.radians(truth['dec'][None, :]))
-    dist = np.hypot(d_ra, objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
+    dist, _ = match_truth(objects, truth)
     nearest, best = dist.argmin(axis=1), dist.min(axis=1)
     de1, de2, n_empty = [], [], 0
     odometers = [str(o) for o in meta['odometer']]
@@ -329,11 +330,11 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')):
         test_tile_detection_and_epochs(branch)
     run_config(sp_run, 'config_vignetmaker_tile.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_vignets_*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_tile_vignets_')
     weights = fits.getdata(os.path.join(run_dir, 'vignetmaker_runner_run_1', 'output',
                                         'weight_vignet-277-282.fits'))
     assert weights['VIGNET'].shape[1:] == (51, 51)
-    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     stars = truth[truth['is_star'] & (truth['mag'] > 18) & (truth['mag'] < 20.5)]
@@ -378,10 +379,10 @@ def test_spread_model_on_the_tile(branch):
     sp_run, _, truth, _ = branch
     _stamps_and_psfs(branch)
     run_config(sp_run, 'config_spread_model_tile.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_sm_*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_tile_sm_')
     sm = fits.getdata(os.path.join(run_dir, 'spread_model_runner', 'output',
                                    'sexcat_sm-277-282.fits'))
-    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     assert np.array_equal(sm['NUMBER'], objects['NUMBER'])
@@ -423,13 +424,13 @@ def test_shapes_on_the_tile(branch):
     sp_run, _, truth, _ = branch
     _stamps_and_psfs(branch)
     run_config(sp_run, 'config_ngmix_tile.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_tile_ngmix_2')
     path = os.path.join(run_dir, 'ngmix_runner', 'output', 'ngmix-277-282.fits')
     with fits.open(path) as hdul:
         assert [h.name for h in hdul[1:]] == ['1M', '1P', '2M', '2P', 'NOSHEAR']
         tables = {h.name: h.data for h in hdul[1:]}
     ns = tables['NOSHEAR']
-    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     assert np.array_equal(ns['id'], objects['NUMBER'])
@@ -455,10 +456,10 @@ def test_final_catalogue(branch):
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_*')):
         test_shapes_on_the_tile(branch)
     run_config(sp_run, 'config_make_cat.ini')
-    run_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')))[-1]
+    run_dir = latest_run(sp_run, 'run_sp_make_cat_')
     final = fits.getdata(os.path.join(run_dir, 'make_cat_runner', 'output',
                                       'final_cat-277-282.fits'), 'RESULTS')
-    tile_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')))[-1]
+    tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     assert len(final) == len(objects)
@@ -518,14 +519,14 @@ def test_shapes_split_by_id_range_merge_to_the_whole(branch):
     sp_run, _, _, _ = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_2*')):
         test_shapes_on_the_tile(branch)
-    whole_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_2*')))[-1]
+    whole_dir = latest_run(sp_run, 'run_sp_tile_ngmix_2')
     config = sp_run / 'config_ngmix_split.ini'
     config.write_text(SPLIT_CONFIG)
     env = dict(os.environ, SP_RUN=str(sp_run), PATH=BIN + os.pathsep + os.environ['PATH'])
     result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', str(config)], cwd=sp_run,
                             env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    split_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_ngmix_split_*')))[-1]
+    split_dir = latest_run(sp_run, 'run_sp_tile_ngmix_split_')
     first = fits.getdata(os.path.join(split_dir, 'ngmix_runner_run_1', 'output',
                                       'ngmix-277-282.fits'), 'NOSHEAR')
     assert first['id'].max() <= 20
@@ -544,8 +545,8 @@ def test_whole_tile_branch_config_gives_the_same_catalogue(branch):
     if not glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')):
         test_final_catalogue(branch)
     run_config(sp_run, 'config_tile_branch.ini')
-    step_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_make_cat_*')))[-1]
-    one_dir = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_branch_*')))[-1]
+    step_dir = latest_run(sp_run, 'run_sp_make_cat_')
+    one_dir = latest_run(sp_run, 'run_sp_tile_branch_')
     step = fits.getdata(os.path.join(step_dir, 'make_cat_runner', 'output',
                                      'final_cat-277-282.fits'), 'RESULTS')
     one = fits.getdata(os.path.join(one_dir, 'make_cat_runner', 'output',

@@ -5,7 +5,7 @@ import os
 from shapepipe.errors import ExecutableError
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.psfex_package.psfex import (
-    build_command, check_model, check_star_catalog, psf_path,
+    build_command, check_model, check_star_catalog, configured_basis, psf_path, record_basis,
 )
 from shapepipe.pipeline.execute import execute, find_executable
 from shapepipe.pipeline.options import Option
@@ -38,5 +38,6 @@ def psfex_runner(input_file_list, run_dirs, file_number_string, config, module_c
     stdout, stderr = execute(build_command(executable, star_catalog, opts['DOT_PSFEX_FILE'],
                                            run_dirs['output'], out_catalog))
     accepted, chi2 = check_model(model, stderr)
+    record_basis(model, configured_basis(opts['DOT_PSFEX_FILE']))
     w_log.info('%d stars in, %d accepted, chi2 %.2f: %s', n_stars, accepted, chi2, model)
     return stdout or f'{accepted} of {n_stars} stars accepted', stderr

@@ -10,9 +10,9 @@ from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 
 
-def load_model(path, star_thresh, chi2_thresh):
+def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
     """The CCD's model, or ModuleError when it is not good enough."""
-    model = PSFExModel(path)
+    model = PSFExModel(path, correct_resampling)
     if model.accepted < star_thresh:
         raise ModuleError(f'{path}: {model.accepted} accepted stars < STAR_THRESH = '
                           f'{star_thresh}: no PSF for this CCD', path=path)
@@ -44,7 +44,7 @@ def classic(model, catalog_path, position_params, output_path, get_shapes=True):
     """``galaxy_psf{num}.fits``: PSF stamp and HSM shape at every object."""
     table = read_objects(catalog_path)
     x, y = _positions(table, position_params, catalog_path)
-    stamps = model.stamps(x, y) if len(x) else np.zeros((0,) + model.basis.shape[1:])
+    stamps = model.stamps(x, y) if len(x) else np.zeros((0,) + tuple(model.stamp_shape))
     out = Table({'NUMBER': table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1,
                  'VIGNET': stamps.astype(np.float32)})
     if get_shapes:

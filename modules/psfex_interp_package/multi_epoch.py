@@ -27,7 +27,7 @@ def find_psf_file(directories, pattern, exposure, ccd):
 
 def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path,
                        world_position=('XWIN_WORLD', 'YWIN_WORLD'), star_thresh=20,
-                       chi2_thresh=2.0, log=None):
+                       chi2_thresh=2.0, correct_resampling=True, log=None):
     """Write the store; return counts (objects, epochs written, epochs without PSF)."""
     numbers, objects, epochs = read_epochs(catalog_path)
     ra = np.asarray(objects[world_position[0]], float)
@@ -39,7 +39,7 @@ def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path
         model = None
         if path is not None and wcs is not None:
             try:
-                model = load_model(path, star_thresh, chi2_thresh)
+                model = load_model(path, star_thresh, chi2_thresh, correct_resampling)
             except ModuleError as error:
                 if log:
                     log.warning('%s', error)

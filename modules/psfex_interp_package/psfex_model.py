@@ -5,7 +5,23 @@ The model is ``sum_k c_k(x, y) PSF_MASK[k]`` with ``c_k`` the monomials
 POLSCAL1`` and likewise for y. The basis images are sampled every
 ``PSF_SAMP`` image pixels; they are resampled to image pixels when
 ``PSF_SAMP != 1``.
+
+Resampling correction. Without a basis (``BASIS_TYPE NONE``, which PSFEx's
+default ``PIXEL_AUTO`` picks when the PSF FWHM is 3 pixels or more), PSFEx
+builds the model from the stars themselves, each first re-centred onto the
+model grid by Lanczos3 interpolation. For stars at random sub-pixel
+positions the aliased terms of that interpolation average out, and the model
+is the PSF convolved with the continuous Lanczos3 kernel, whose Fourier
+response rises to 1.009 at 0.2 cycles per pixel and falls to 0.50 at
+Nyquist. At CFIS seeing (FWHM 3-4.5 pixels) this makes the model 0.4-0.7 %
+too small in size (T). :class:`PSFExModel` divides the basis images by that
+response when ``correct_resampling`` is set and the model has no basis and
+``PSF_SAMP = 1``. The basis type is the ``BASISTYP`` header keyword that
+``psfex_runner`` writes; files without it are taken to come from
+``PIXEL_AUTO``.
 """
+
+from functools import lru_cache
 
 import numpy as np
 from astropy.io import fits
@@ -14,10 +30,43 @@ from scipy import ndimage
 from shapepipe.errors import InputError
 
 
+#: PSFEx's threshold [pixels] between a pixel basis and none in PIXEL_AUTO mode.
+PIXEL_AUTO_FWHM = 3.0
+
+
+def resolved_basis(basis_type, fwhm):
+    """The basis PSFEx actually uses: PIXEL_AUTO is PIXEL below 3 pixels FWHM, else NONE."""
+    basis_type = basis_type.strip().upper().replace('-', '_')
+    if basis_type == 'PIXEL_AUTO':
+        return 'PIXEL' if fwhm < PIXEL_AUTO_FWHM else 'NONE'
+    return basis_type
+
+
+@lru_cache(maxsize=8)
+def lanczos3_response(n):
+    """Fourier response of the continuous Lanczos3 kernel at ``np.fft.fftfreq(n)``,
+    normalised to 1 at zero frequency."""
+    x = np.linspace(-3.0, 3.0, 6001)
+    kernel = np.sinc(x) * np.sinc(x / 3.0)
+    freq = np.fft.fftfreq(n)
+    response = np.trapezoid(kernel[None, :] * np.cos(2 * np.pi * freq[:, None] * x[None, :]),
+                            x, axis=1)
+    return response / response[0]
+
+
+def undo_lanczos3(images):
+    """Divide images (..., ny, nx) by the separable Lanczos3 response (zero-padded FFT)."""
+    ny, nx = images.shape[-2:]
+    pad_y, pad_x = 2 * ny, 2 * nx
+    spectrum = np.fft.rfft2(images, s=(pad_y, pad_x))
+    response = np.outer(lanczos3_response(pad_y), lanczos3_response(pad_x)[:pad_x // 2 + 1])
+    return np.fft.irfft2(spectrum / response, s=(pad_y, pad_x))[..., :ny, :nx]
+
+
 class PSFExModel:
     """A PSFEx model of one CCD."""
 
-    def __init__(self, path):
+    def __init__(self, path, correct_resampling=True):
         try:
             with fits.open(path) as hdul:
                 header = hdul[1].header
@@ -36,6 +85,11 @@ class PSFExModel:
         self.accepted = int(header.get('ACCEPTED', 0))
         self.chi2 = float(header.get('CHI2', np.nan))
         self.fwhm = float(header.get('PSF_FWHM', np.nan))
+        self.basis_type = resolved_basis(str(header.get('BASISTYP', 'PIXEL_AUTO')), self.fwhm)
+        self.corrected = (correct_resampling and self.basis_type == 'NONE'
+                          and abs(self.sampling - 1.0) < 1e-6)
+        if self.corrected:
+            self.basis = undo_lanczos3(self.basis)
 
     def terms(self, x, y):
         """Polynomial terms, shape (n_positions, n_terms)."""
@@ -61,13 +115,38 @@ class PSFExModel:
         """The model at positions on image pixels, normalised to unit sum."""
         models = self.sampled(x, y)
         if abs(self.sampling - 1.0) > 1e-6:
-            zoom = self.sampling
-            models = np.stack([ndimage.zoom(m, zoom, order=3) for m in models])
+            models = self._on_image_pixels(models)
         if size is not None:
             models = np.stack([_centre_crop(m, size) for m in models])
         sums = models.sum(axis=(1, 2))
         sums[sums == 0] = 1.0
         return models / sums[:, None, None]
+
+    @property
+    def stamp_shape(self):
+        """Shape of :meth:`stamps` without ``size``."""
+        n = 2 * self._half_width() + 1
+        return (n, n) if abs(self.sampling - 1.0) > 1e-6 else self.basis.shape[1:]
+
+    def _half_width(self):
+        return int(np.floor((self.basis.shape[1] // 2) * self.sampling + 1e-6))
+
+    def _on_image_pixels(self, models):
+        """Resample models from the ``PSF_SAMP`` grid to image pixels.
+
+        The model centre is grid pixel ``n // 2`` (PSFEx's convention); image
+        pixel ``k`` from the centre sits at grid position ``n // 2 +
+        k / PSF_SAMP``. With ``PSF_SAMP`` = 1/2, 1/3, ... these are grid nodes
+        and the values are taken as they are; otherwise a cubic spline
+        interpolates between them.
+        """
+        half = self._half_width()
+        offsets = np.arange(-half, half + 1) / self.sampling
+        rows = self.basis.shape[1] // 2 + offsets
+        cols = self.basis.shape[2] // 2 + offsets
+        grid = np.meshgrid(rows, cols, indexing='ij')
+        return np.stack([ndimage.map_coordinates(m, grid, order=3, mode='constant')
+                         for m in models])
 
 
 def _centre_crop(image, size):

@@ -5,6 +5,7 @@ import os
 from astropy.io import fits
 
 from shapepipe.errors import InputError, ModuleError
+from shapepipe.io.atomic import atomic_path
 
 
 def psf_path(output_dir, star_catalog):
@@ -47,3 +48,25 @@ def check_model(path, stderr):
     with fits.open(path) as hdul:
         header = hdul[1].header
         return header.get('ACCEPTED', 0), header.get('CHI2', float('nan'))
+
+
+def configured_basis(dot_psfex):
+    """``BASIS_TYPE`` of a ``.psfex`` configuration (PSFEx's default PIXEL_AUTO if absent)."""
+    with open(dot_psfex) as config:
+        for line in config:
+            words = line.split('#', 1)[0].split()
+            if len(words) >= 2 and words[0].upper() == 'BASIS_TYPE':
+                return words[1].upper()
+    return 'PIXEL_AUTO'
+
+
+def record_basis(path, basis_type):
+    """Write the configured basis type into the model header (``BASISTYP``).
+
+    PSFEx does not record it; psfex_interp needs it to undo the resampling of
+    models made without a basis.
+    """
+    with fits.open(path) as hdul:
+        hdul[1].header['BASISTYP'] = (basis_type, 'PSFEx BASIS_TYPE (written by shapepipe)')
+        with atomic_path(path) as tmp:
+            hdul.writeto(tmp)

@@ -140,7 +140,8 @@ def test_psf_models_exist_for_every_ccd(branch):
 
 
 def test_psf_model_matches_the_true_psf(branch):
-    """PSFEx model (our evaluation) vs the simulator's true PSF at validation stars."""
+    """PSFEx model (our evaluation, resampling corrected) vs the simulator's true PSF at
+    validation stars: the issue's targets |<de>| < 1e-3, rms < 5e-3, |<dT/T>| < 3e-3."""
     import galsim
     from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
     from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
@@ -171,9 +172,9 @@ def test_psf_model_matches_the_true_psf(branch):
     print(f'PSF residuals over {len(de1)} stars: <de1> {de1.mean():.2e} <de2> {de2.mean():.2e} '
           f'rms {de1.std():.2e} {de2.std():.2e}, <dT/T> {dsize.mean():.2e}')
     assert len(de1) >= 10
-    assert abs(de1.mean()) < 2e-3 and abs(de2.mean()) < 2e-3
+    assert abs(de1.mean()) < 1e-3 and abs(de2.mean()) < 1e-3
     assert de1.std() < 5e-3 and de2.std() < 5e-3
-    assert abs(dsize.mean()) < 1e-2
+    assert abs(dsize.mean()) < 3e-3
 
 
 def run_dirs(run_dir):
@@ -197,7 +198,9 @@ def test_model_evaluation_matches_galsim_des_psfex(branch):
     _, run_dir, _, meta = branch
     path = os.path.join(run_dir, 'psfex_runner', 'output',
                         f'star_split_ratio_80-{meta["odometer"][0]}-13.psf')
-    ours, reference = PSFExModel(path), galsim.des.DES_PSFEx(path)
+    assert fits.getheader(path, 1)['BASISTYP'] == 'PIXEL_AUTO'
+    ours = PSFExModel(path, correct_resampling=False)
+    reference = galsim.des.DES_PSFEx(path)
     for x, y in [(40.0, 10.0), (1056.5, 2306.5), (2070.2, 4600.9), (700.3, 3100.7)]:
         expected = reference.getPSFArray(galsim.PositionD(x, y))
         got = ours.sampled([x], [y])[0]
@@ -443,7 +446,12 @@ def test_shapes_on_the_tile(branch):
     intrinsic = np.concatenate([match['e1_int'][bright], match['e2_int'][bright]])
     assert np.corrcoef(measured, intrinsic)[0, 1] > 0.5
     ok = ns['mcal_flags'] == 0
-    response = np.mean(tables['1P']['g1'][ok] - tables['1M']['g1'][ok]) / 0.02
+    # The response of galaxies (stars, most of this field, have R ~ 0.2: they are not
+    # resolved once the PSF model has the right size).
+    galaxies = ok & (d.min(axis=1) < 0.3) & ~match['is_star']
+    assert galaxies.sum() >= 8
+    response = np.mean(tables['1P']['g1'][galaxies] - tables['1M']['g1'][galaxies]) / 0.02
+    print(f'mean R11 of {galaxies.sum()} galaxies: {response:.3f}')
     assert 0.3 < response < 1.2
     assert (ns['Tpsf'][ok] > 0.5 * ns['T_psfo_ngmix'][ok]).all()
 

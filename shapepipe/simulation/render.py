@@ -114,3 +114,35 @@ def sky_offsets_deg(ra, dec, ra0, dec0):
     xi = np.cos(dec) * np.sin(ra - ra0) / cos_c
     eta = (np.cos(dec0) * np.sin(dec) - np.sin(dec0) * np.cos(dec) * np.cos(ra - ra0)) / cos_c
     return -np.degrees(xi), np.degrees(eta)
+
+
+def true_psf_stamps(exposure, wcs, ra, dec, size=51):
+    """The simulator's true PSF, pixelised, at sky positions of one exposure.
+
+    Parameters
+    ----------
+    exposure : row of truth.fits' EXPOSURES table
+        The exposure (its ``psf_*`` parameters and pointing ``ra0``, ``dec0``).
+    wcs : astropy.wcs.WCS
+        The CCD's WCS (its local Jacobian orients and scales the stamps).
+    ra, dec : array
+        Positions [deg].
+
+    Returns
+    -------
+    ndarray, shape (n, size, size)
+        Unit-flux stamps centred on the central pixel, drawn as the simulator
+        draws stars (PSF convolved with the pixel).
+    """
+    from shapepipe.simulation.psf_model import ExposurePSF
+
+    psf = ExposurePSF(exposure['psf_fwhm'], exposure['psf_fwhm_slope'],
+                      tuple(exposure[f'psf_{k}'] for k in ('a0', 'a1', 'a2', 'b0', 'b1', 'b2')))
+    _, _, jac = local_jacobians(wcs, ra, dec)
+    u, v = sky_offsets_deg(np.atleast_1d(ra), np.atleast_1d(dec),
+                           exposure['ra0'], exposure['dec0'])
+    fwhm, g1, g2 = psf.params(u, v)
+    stamps = [psf_profile(float(f), float(a), float(b)).drawImage(
+        nx=size, ny=size, wcs=galsim.JacobianWCS(*j.ravel())).array
+        for f, a, b, j in zip(fwhm, g1, g2, jac)]
+    return np.array(stamps).reshape(len(jac), size, size)

@@ -142,10 +142,8 @@ def test_psf_models_exist_for_every_ccd(branch):
 def test_psf_model_matches_the_true_psf(branch):
     """PSFEx model (our evaluation, resampling corrected) vs the simulator's true PSF at
     validation stars: the issue's targets |<de>| < 1e-3, rms < 5e-3, |<dT/T>| < 3e-3."""
-    import galsim
     from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
-    from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
-    from shapepipe.simulation.render import local_jacobians, sky_offsets_deg
+    from shapepipe.simulation.render import true_psf_stamps
 
     _, run_dir, _, meta = branch
     de1, de2, dsize = [], [], []
@@ -154,16 +152,9 @@ def test_psf_model_matches_the_true_psf(branch):
         table = fits.getdata(os.path.join(run_dirs(run_dir), f'validation_psf-{odometer}-13.fits'))
         header = fits.getheader(os.path.join(run_dir, 'split_exp_runner', 'output',
                                              f'image-{odometer}-13.fits'))
-        psf = ExposurePSF(exposure['psf_fwhm'], exposure['psf_fwhm_slope'],
-                          tuple(exposure[f'psf_{k}'] for k in ('a0', 'a1', 'a2', 'b0', 'b1', 'b2')))
         ok = (table['FLAG_PSF_HSM'] == 0)
         ra, dec = WCS(header).all_pix2world(table['X'][ok], table['Y'][ok], 1)
-        _, _, jac = local_jacobians(WCS(header), ra, dec)
-        u, v = sky_offsets_deg(ra, dec, exposure['ra0'], exposure['dec0'])
-        fwhm, g1, g2 = psf.params(u, v)
-        stamps = [psf_profile(f, a, b).drawImage(
-            nx=51, ny=51, wcs=galsim.JacobianWCS(*j.ravel())).array
-            for f, a, b, j in zip(fwhm, g1, g2, jac)]
+        stamps = true_psf_stamps(exposure, WCS(header), ra, dec)
         t1, t2, tsig, tflag = hsm_shapes(stamps)
         de1.extend(table['E1_PSF_HSM'][ok] - t1)
         de2.extend(table['E2_PSF_HSM'][ok] - t2)
@@ -304,21 +295,13 @@ def test_multi_epoch_psf_matches_truth(branch):
 
 def _true_psf_g(row, i, meta):
     """HSM shape of the true PSF (pixelised) at a truth row in exposure i."""
-    import galsim
     from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
     from shapepipe.simulation.focal_plane import ccd_wcs
-    from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
-    from shapepipe.simulation.render import local_jacobians, sky_offsets_deg
+    from shapepipe.simulation.render import true_psf_stamps
 
     exposure = meta[i]
-    psf = ExposurePSF(exposure['psf_fwhm'], exposure['psf_fwhm_slope'],
-                      tuple(exposure[f'psf_{k}'] for k in ('a0', 'a1', 'a2', 'b0', 'b1', 'b2')))
     wcs = ccd_wcs(int(row[f'ccd_{i}']), exposure['ra0'], exposure['dec0'])
-    _, _, jac = local_jacobians(wcs, [row['ra']], [row['dec']])
-    u, v = sky_offsets_deg(row['ra'], row['dec'], exposure['ra0'], exposure['dec0'])
-    fwhm, g1, g2 = psf.params(u, v)
-    stamp = psf_profile(float(fwhm), float(g1), float(g2)).drawImage(
-        nx=51, ny=51, wcs=galsim.JacobianWCS(*jac[0].ravel())).array
+    stamp = true_psf_stamps(exposure, wcs, [row['ra']], [row['dec']])[0]
     e1, e2, _, _ = hsm_shapes([stamp])
     return e1[0], e2[0]
 

@@ -53,6 +53,29 @@ def test_corrupt_store_is_a_one_line_error(tmp_path):
         open_store(str(tmp_path / 'missing.sqlite'))
 
 
+def test_locked_store_is_a_one_line_error(tmp_path):
+    """A store another process holds an exclusive lock on (e.g. a writer still
+    running): one line naming the file after the 5 s wait, not a hang or a traceback."""
+    import sqlite3
+    import time
+
+    from shapepipe.io.epochs import write_object_store
+    path = str(tmp_path / 'galaxy_psf-277-282.sqlite')
+    write_object_store(path, {'1': {'a': 1}})
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute('BEGIN EXCLUSIVE')
+    try:
+        start = time.perf_counter()
+        with pytest.raises(InputError, match=r'galaxy_psf-277-282.sqlite: .*locked'):
+            open_store(path)
+        assert time.perf_counter() - start < 15
+    finally:
+        writer.execute('ROLLBACK')
+        writer.close()
+    with open_store(path) as store:
+        assert store['1'] == {'a': 1}
+
+
 def test_input_roles_by_name_and_shapepipe_order():
     names = ['tile_sexcat-1.fits', 'image_vignet-1.sqlite', 'background_vignet-1.sqlite',
              'galaxy_psf-1.sqlite', 'weight_vignet-1.sqlite', 'flag_vignet-1.sqlite']

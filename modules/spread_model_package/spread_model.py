@@ -15,29 +15,33 @@ import numpy as np
 SIGMA_TO_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
-def _grid(size):
-    half = size // 2
-    return np.mgrid[-half:half + 1, -half:half + 1].astype(float)
-
-
 def model_stamps(sigma, dx, dy, size):
     """Unit-flux Gaussian PSFs P and P (x) exponential G, shape (n, size, size).
 
     ``sigma`` is the PSF's Gaussian sigma in pixels; (dx, dy) the object's offset
-    from the stamp's central pixel.
+    from the stamp's central pixel. Both are drawn in Fourier space as galsim
+    draws them (convolved with the pixel): the exponential disk (scale
+    FWHM/16, about a quarter of a pixel) is the continuous profile, whose
+    transform is ``(1 + (2 pi k h)^2)^-3/2``; sampling it at pixel centres
+    would put nearly all its light in one pixel.
     """
-    yy, xx = _grid(size)
     sigma = np.asarray(sigma, float)[:, None, None]
-    rx = xx[None] - np.asarray(dx, float)[:, None, None]
-    ry = yy[None] - np.asarray(dy, float)[:, None, None]
-    psf = np.exp(-0.5 * (rx ** 2 + ry ** 2) / sigma ** 2)
-    psf /= psf.sum(axis=(1, 2), keepdims=True)
+    k = np.fft.fftfreq(size)                       # cycles per pixel
+    ky, kx = k[:, None], k[None, :]
+    k2 = (kx ** 2 + ky ** 2)[None]
+    centre_x = size // 2 + np.asarray(dx, float)[:, None, None]
+    centre_y = size // 2 + np.asarray(dy, float)[:, None, None]
+    psf_ft = (np.exp(-2.0 * np.pi ** 2 * sigma ** 2 * k2) * (np.sinc(kx) * np.sinc(ky))[None]
+              * np.exp(-2j * np.pi * (kx[None] * centre_x + ky[None] * centre_y)))
     scale = SIGMA_TO_FWHM * sigma / 16.0
-    disk = np.exp(-np.hypot(xx[None], yy[None]) / scale)
-    disk /= disk.sum(axis=(1, 2), keepdims=True)
-    shift = np.fft.ifftshift(disk, axes=(1, 2))
-    galaxy = np.real(np.fft.ifft2(np.fft.fft2(psf) * np.fft.fft2(shift)))
+    disk_ft = (1.0 + (2.0 * np.pi * scale) ** 2 * k2) ** -1.5
+    psf = np.real(np.fft.ifft2(psf_ft))
+    galaxy = np.real(np.fft.ifft2(psf_ft * disk_ft))
     return psf, galaxy
+
+
+#: Objects computed together (memory ~ 0.25 MB each for 51 x 51 stamps).
+CHUNK = 512
 
 
 def spread_model(image, weight, sigma, dx, dy):
@@ -45,7 +49,20 @@ def spread_model(image, weight, sigma, dx, dy):
 
     Masked pixels (image < -1e29, weight <= 0 or non-finite) get zero weight.
     flag 1: no usable pixel or a degenerate fit (values set to -1 / 1).
+    Objects are computed :data:`CHUNK` at a time, so memory does not grow with
+    the catalogue.
     """
+    n = len(image)
+    sigma, dx, dy = (np.broadcast_to(np.asarray(v, float), (n,)) for v in (sigma, dx, dy))
+    parts = [_spread_model_chunk(image[i:i + CHUNK], weight[i:i + CHUNK], sigma[i:i + CHUNK],
+                                 dx[i:i + CHUNK], dy[i:i + CHUNK])
+             for i in range(0, n, CHUNK)]
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.zeros(0, np.int32)
+    return tuple(np.concatenate(columns) for columns in zip(*parts))
+
+
+def _spread_model_chunk(image, weight, sigma, dx, dy):
     image = np.asarray(image, float)
     weight = np.asarray(weight, float)
     bad = ~np.isfinite(image) | (image < -1e29) | ~np.isfinite(weight) | (weight <= 0)

@@ -384,6 +384,9 @@ def test_spread_model_on_the_tile(branch):
     # galaxies taken for stars: < 2% (on the demo field 2 of 154); this small
     # field has ~10, so one is allowed
     assert (np.abs(c) < 0.003).sum() <= max(1, 0.02 * len(c))
+    # and most are classed galaxies (c > SM_GAL_THRESH = 0.01; the demo: 145 of 154)
+    print(f'{len(c)} galaxies: {np.mean(c > 0.01):.2f} with c > 0.01')
+    assert np.mean(c > 0.01) >= 0.7
 
 
 def test_mean_shapes_plots(branch, tmp_path):

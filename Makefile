@@ -32,6 +32,10 @@ benchmark: install
 	$(PY) benchmarks/bench_dispatch.py
 	$(PY) benchmarks/bench_shear_speed.py
 	$(PY) benchmarks/bench_shear_bias.py
+	$(PY) benchmarks/bench_exposure_branch.py
+	$(PY) benchmarks/bench_psf_model.py
+	$(PY) benchmarks/bench_tile_branch.py
+	$(PY) benchmarks/bench_spread_model.py
 
 clean:
 	rm -rf $(VENV) *.egg-info example/output $(DEMO_DIR)

@@ -22,19 +22,24 @@ def _classic(input_file_list, run_dirs, number, opts, where):
     if len(input_file_list) < 2:
         raise ConfigError(f'{where}CLASSIC mode needs a catalogue and an image (FILE_PATTERN)')
     catalog_path, image_path = input_file_list[:2]
+    first, second = opts['POSITION_PARAMS']
     with fits.open(catalog_path) as hdul:
-        objects = Table(hdul[2 if len(hdul) > 2 else 1].data)
-    with fits.open(image_path) as hdul:
+        rows = hdul[2 if len(hdul) > 2 else 1].data
+        missing = [c for c in ('NUMBER', first, second) if c not in rows.columns.names]
+        if missing:
+            raise InputError(f'{catalog_path} has no column {missing[0]}: fix POSITION_PARAMS',
+                             path=catalog_path)
+        # Only the columns needed (a tile catalogue's VIGNET column is 10 KB per object).
+        objects = {c: np.array(rows[c]) for c in ('NUMBER', first, second)}
+    with fits.open(image_path, memmap=True) as hdul:
         hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
         if hdu is None:
             raise InputError(f'{image_path} holds no image', path=image_path)
-        data, header = hdu.data, hdu.header
-    first, second = opts['POSITION_PARAMS']
-    if opts['COORD'] == 'SPHE':
-        x, y = WCS(header).all_world2pix(objects[first], objects[second], 1)
-    else:
-        x, y = np.asarray(objects[first], float), np.asarray(objects[second], float)
-    stamps = cut_stamps(data, x, y, opts['STAMP_SIZE'])
+        if opts['COORD'] == 'SPHE':
+            x, y = WCS(hdu.header).all_world2pix(objects[first], objects[second], 1)
+        else:
+            x, y = np.asarray(objects[first], float), np.asarray(objects[second], float)
+        stamps = cut_stamps(hdu.data, x, y, opts['STAMP_SIZE'])
     if opts['MASKING'] and not np.issubdtype(stamps.dtype, np.integer):
         stamps[stamps == opts['MASK_VALUE']] = MISSING_VALUE
     out = os.path.join(run_dirs['output'], f'{opts["PREFIX"]}_vignet{number}.fits')

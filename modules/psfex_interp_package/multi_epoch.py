@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from shapepipe.errors import ModuleError
-from shapepipe.io.epochs import epoch_groups, read_epochs, write_object_store
+from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
 from shapepipe.modules.psfex_interp_package.interpolate import load_model
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 
@@ -27,12 +27,13 @@ def find_psf_file(directories, pattern, exposure, ccd):
 
 def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path,
                        world_position=('XWIN_WORLD', 'YWIN_WORLD'), star_thresh=20,
-                       chi2_thresh=2.0, correct_resampling=True, log=None):
-    """Write the store; return counts (objects, epochs written, epochs without PSF)."""
+                       chi2_thresh=2.0, correct_resampling=True, log=None, chunk=STORE_CHUNK):
+    """Write the store (``chunk`` objects at a time); return counts (objects,
+    epochs written, epochs without PSF)."""
     numbers, objects, epochs = read_epochs(catalog_path)
     ra = np.asarray(objects[world_position[0]], float)
     dec = np.asarray(objects[world_position[1]], float)
-    result = {str(n): {} for n in numbers}
+    groups = []
     written = missing = 0
     for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
         path = find_psf_file(psf_dirs, psf_pattern, exposure, ccd)
@@ -46,16 +47,18 @@ def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path
         if model is None:
             missing += len(rows)
             continue
+        groups.append((f'{exposure}-{ccd}', rows, (model, wcs)))
+        written += len(rows)
+
+    def psf_entries(source, rows):
+        model, wcs = source
         x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
         stamps = model.stamps(x, y).astype(np.float32)
         e1, e2, sigma, flag = hsm_shapes(stamps)
-        key = f'{exposure}-{ccd}'
-        for k, row in enumerate(rows):
-            result[str(numbers[row])][key] = {
-                'VIGNET': stamps[k],
-                'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
-                           'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])},
-            }
-        written += len(rows)
-    write_object_store(output_path, result)
-    return len(result), written, missing
+        return [{'VIGNET': stamps[k],
+                 'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
+                            'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])}}
+                for k in range(len(rows))]
+
+    write_epoch_store(output_path, numbers, groups, psf_entries, chunk)
+    return len(numbers), written, missing

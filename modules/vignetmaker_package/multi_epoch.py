@@ -8,7 +8,7 @@ import numpy as np
 from astropy.io import fits
 
 from shapepipe.errors import InputError
-from shapepipe.io.epochs import epoch_groups, read_epochs, write_object_store
+from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
 from shapepipe.modules.vignetmaker_package.stamps import cut_stamps
 
 
@@ -25,30 +25,40 @@ def find_ccd_file(directories, pattern, exposure, ccd):
 
 
 def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path, size,
-                       world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None):
-    """Write one pattern's store; return (objects, stamps written, stamps missing)."""
+                       world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None,
+                       chunk=STORE_CHUNK):
+    """Write one pattern's store; return (objects, stamps written, stamps missing).
+
+    The CCD files are memory-mapped and the store written ``chunk`` objects
+    at a time, so memory does not grow with the tile.
+    """
     numbers, objects, epochs = read_epochs(catalog_path)
     ra = np.asarray(objects[world_position[0]], float)
     dec = np.asarray(objects[world_position[1]], float)
-    result = {str(n): {} for n in numbers}
+    groups = []
     written = missing = 0
     for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
         path = find_ccd_file(directories, pattern, exposure, ccd)
         if path is None or wcs is None:
             missing += len(rows)
             continue
-        try:
-            data = fits.getdata(path)
-        except (OSError, ValueError) as error:
-            raise InputError(f'{path}: cannot read ({error})', path=path) from None
-        x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
-        stamps = cut_stamps(data, x, y, size)
-        key = f'{exposure}-{ccd}'
-        for k, row in enumerate(rows):
-            result[str(numbers[row])][key] = {'VIGNET': stamps[k]}
+        groups.append((f'{exposure}-{ccd}', rows, (path, wcs)))
         written += len(rows)
-    write_object_store(output_path, result)
+
+    def stamps(source, rows):
+        path, wcs = source
+        x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
+        try:
+            with fits.open(path, memmap=True) as hdul:
+                hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+                if hdu is None:
+                    raise ValueError('no image HDU')
+                return [{'VIGNET': stamp} for stamp in cut_stamps(hdu.data, x, y, size)]
+        except (OSError, ValueError, TypeError) as error:
+            raise InputError(f'{path}: cannot read ({error})', path=path) from None
+
+    write_epoch_store(output_path, numbers, groups, stamps, chunk)
     if missing and log:
         log.warning('%s: %d object-epochs without a %s file (left out)', output_path, missing,
                     pattern)
-    return len(result), written, missing
+    return len(numbers), written, missing

@@ -548,3 +548,40 @@ def test_whole_tile_branch_config_gives_the_same_catalogue(branch):
     assert step.columns.names == one.columns.names and len(step) == len(one)
     for name in ('NUMBER', 'SPREAD_CLASS', 'NGMIX_ELL_NOSHEAR', 'NGMIX_ELL_1P', 'PSF_ELL_1'):
         assert np.array_equal(step[name], one[name]), name
+
+
+def test_epoch_stores_written_in_chunks_equal_one_pass(branch, tmp_path):
+    """vignetmaker and psfex_interp MULTI-EPOCH write their stores a chunk of
+    objects at a time; any chunk size gives the same store, entry for entry."""
+    from sqlitedict import SqliteDict
+
+    from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+    from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
+    from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
+
+    sp_run, run_dir, _, _ = branch
+    _stamps_and_psfs(branch)
+    catalog = os.path.join(latest_run(sp_run, 'run_sp_tile_2'), 'sextractor_runner', 'output',
+                           'tile_sexcat-277-282.fits')
+    headers = read_exposure_headers(str(sp_run / 'output' / 'log_exp_headers.sqlite'))
+    images = os.path.join(run_dir, 'split_exp_runner', 'output')
+    psfs = [os.path.join(run_dir, 'psfex_runner', 'output')]
+    for chunk in (7, 10 ** 6):
+        counts = multi_epoch_stamps(catalog, [images], 'image', headers,
+                                    str(tmp_path / f'image_{chunk}.sqlite'), 51, chunk=chunk)
+        assert counts[1] > 0 and counts[2] == 0
+        counts = interpolate_epochs(catalog, psfs, 'star_split_ratio_80', headers,
+                                    str(tmp_path / f'psf_{chunk}.sqlite'), chunk=chunk)
+        assert counts[1] > 0
+    for kind in ('image', 'psf'):
+        with SqliteDict(str(tmp_path / f'{kind}_7.sqlite'), flag='r') as small, \
+                SqliteDict(str(tmp_path / f'{kind}_1000000.sqlite'), flag='r') as whole:
+            assert list(small.keys()) == list(whole.keys())
+            for number in whole.keys():
+                a, b = small[number], whole[number]
+                assert type(a) is type(b)
+                if isinstance(b, dict):
+                    assert list(a) == list(b)
+                    for epoch in b:
+                        assert np.array_equal(a[epoch]['VIGNET'], b[epoch]['VIGNET'])
+                        assert a[epoch].get('SHAPES') == b[epoch].get('SHAPES')

@@ -17,11 +17,12 @@ from shapepipe.pipeline.options import Option
 def mean_psf_sigma(store_path, numbers, scale_ratio):
     """Mean HSM sigma [tile pixels] of each object's epoch PSFs (NaN without PSF)."""
     sigma = np.full(len(numbers), np.nan)
+    row_of = {str(number): k for k, number in enumerate(numbers)}
     with open_object_store(store_path, 'PSF store',
                            'rerun psfex_interp_runner (MULTI-EPOCH)') as store:
-        for k, number in enumerate(numbers):
-            value = store.get(str(number), 'empty')
-            if value == 'empty':
+        for key, value in store.items():        # one scan, not a query per object
+            k = row_of.get(key)
+            if k is None or not isinstance(value, dict):
                 continue
             values = [e['SHAPES']['SIGMA_PSF_HSM'] for e in value.values()
                       if e['SHAPES']['FLAG_PSF_HSM'] == 0]

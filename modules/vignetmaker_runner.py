@@ -13,7 +13,9 @@ from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
-from shapepipe.modules.vignetmaker_package.stamps import MISSING_VALUE, cut_stamps
+from shapepipe.modules.vignetmaker_package.stamps import (
+    MISSING_VALUE, cut_stamps, first_image_hdu,
+)
 from shapepipe.pipeline.options import Option
 from shapepipe.pipeline.run_log import RunLog, parse_input_dir
 
@@ -32,9 +34,7 @@ def _classic(input_file_list, run_dirs, number, opts, where):
         # Only the columns needed (a tile catalogue's VIGNET column is 10 KB per object).
         objects = {c: np.array(rows[c]) for c in ('NUMBER', first, second)}
     with fits.open(image_path, memmap=True) as hdul:
-        hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
-        if hdu is None:
-            raise InputError(f'{image_path} holds no image', path=image_path)
+        hdu = first_image_hdu(hdul, image_path)
         if opts['COORD'] == 'SPHE':
             x, y = WCS(hdu.header).all_world2pix(objects[first], objects[second], 1)
         else:

@@ -5,24 +5,14 @@ Output: a sqlite store ``{NUMBER: {'<exp>-<ccd>': {'VIGNET': stamp, 'SHAPES':
 objects that have no epoch with a PSF model.
 """
 
-import os
-
 import numpy as np
 
 from shapepipe.errors import ModuleError
-from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
+from shapepipe.io.epochs import (
+    STORE_CHUNK, epoch_groups, find_epoch_file, read_epochs, write_epoch_store,
+)
 from shapepipe.modules.psfex_interp_package.interpolate import load_model
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
-
-
-def find_psf_file(directories, pattern, exposure, ccd):
-    """``{pattern}-{exposure}-{ccd}.psf`` in the first directory that has it."""
-    name = f'{pattern}-{exposure}-{ccd}.psf'
-    for directory in directories:
-        path = os.path.join(directory, name)
-        if os.path.isfile(path):
-            return path
-    return None
 
 
 def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path,
@@ -36,7 +26,7 @@ def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path
     groups = []
     written = missing = 0
     for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
-        path = find_psf_file(psf_dirs, psf_pattern, exposure, ccd)
+        path = find_epoch_file(psf_dirs, psf_pattern, exposure, ccd, '.psf')
         model = None
         if path is not None and wcs is not None:
             try:

@@ -86,8 +86,9 @@ class PSFExModel:
         self.chi2 = float(header.get('CHI2', np.nan))
         self.fwhm = float(header.get('PSF_FWHM', np.nan))
         self.basis_type = resolved_basis(str(header.get('BASISTYP', 'PIXEL_AUTO')), self.fwhm)
-        self.corrected = (correct_resampling and self.basis_type == 'NONE'
-                          and abs(self.sampling - 1.0) < 1e-6)
+        #: The model grid is not the image pixel grid (PSF_SAMP != 1).
+        self.resampled = abs(self.sampling - 1.0) > 1e-6
+        self.corrected = correct_resampling and self.basis_type == 'NONE' and not self.resampled
         if self.corrected:
             self.basis = undo_lanczos3(self.basis)
 
@@ -114,7 +115,7 @@ class PSFExModel:
     def stamps(self, x, y, size=None):
         """The model at positions on image pixels, normalised to unit sum."""
         models = self.sampled(x, y)
-        if abs(self.sampling - 1.0) > 1e-6:
+        if self.resampled:
             models = self._on_image_pixels(models)
         if size is not None:
             models = np.stack([_centre_crop(m, size) for m in models])
@@ -126,7 +127,7 @@ class PSFExModel:
     def stamp_shape(self):
         """Shape of :meth:`stamps` without ``size``."""
         n = 2 * self._half_width() + 1
-        return (n, n) if abs(self.sampling - 1.0) > 1e-6 else self.basis.shape[1:]
+        return (n, n) if self.resampled else self.basis.shape[1:]
 
     def _half_width(self):
         return int(np.floor((self.basis.shape[1] // 2) * self.sampling + 1e-6))

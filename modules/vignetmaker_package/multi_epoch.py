@@ -2,26 +2,14 @@
 stamp cut from that exposure's CCD file, stored as
 ``{NUMBER: {'<exp>-<ccd>': {'VIGNET': stamp}}}`` or ``'empty'``."""
 
-import os
-
 import numpy as np
 from astropy.io import fits
 
 from shapepipe.errors import InputError
-from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
-from shapepipe.modules.vignetmaker_package.stamps import cut_stamps
-
-
-def find_ccd_file(directories, pattern, exposure, ccd):
-    """``{directory}/{pattern}-{exposure}-{ccd}.fits`` in the first directory
-    that has it, or None."""
-    if isinstance(directories, str):
-        directories = [directories]
-    for directory in directories:
-        path = os.path.join(directory, f'{pattern}-{exposure}-{ccd}.fits')
-        if os.path.isfile(path):
-            return path
-    return None
+from shapepipe.io.epochs import (
+    STORE_CHUNK, epoch_groups, find_epoch_file, read_epochs, write_epoch_store,
+)
+from shapepipe.modules.vignetmaker_package.stamps import cut_stamps, first_image_hdu
 
 
 def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path, size,
@@ -38,7 +26,7 @@ def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path,
     groups = []
     written = missing = 0
     for exposure, ccd, rows, wcs in epoch_groups(epochs, headers):
-        path = find_ccd_file(directories, pattern, exposure, ccd)
+        path = find_epoch_file(directories, pattern, exposure, ccd, '.fits')
         if path is None or wcs is None:
             missing += len(rows)
             continue
@@ -50,10 +38,10 @@ def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path,
         x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
         try:
             with fits.open(path, memmap=True) as hdul:
-                hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
-                if hdu is None:
-                    raise ValueError('no image HDU')
-                return [{'VIGNET': stamp} for stamp in cut_stamps(hdu.data, x, y, size)]
+                data = first_image_hdu(hdul, path).data
+                return [{'VIGNET': stamp} for stamp in cut_stamps(data, x, y, size)]
+        except InputError:
+            raise
         except (OSError, ValueError, TypeError) as error:
             raise InputError(f'{path}: cannot read ({error})', path=path) from None
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from shapepipe.errors import InputError
+
 MISSING_VALUE = -1e30          # float stamps: pixel off the image (as SExtractor's VIGNET)
 FLAG_OFF_IMAGE = 1 << 14       # integer (flag) stamps: pixel off the image
 
@@ -39,3 +41,11 @@ def cut_stamps(data, x, y, size):
         if xa < xb and ya < yb:
             stamps[k, ya - y0:yb - y0, xa - x0:xb - x0] = data[ya:yb, xa:xb]
     return stamps
+
+
+def first_image_hdu(hdul, path):
+    """The first HDU of ``hdul`` holding image data (InputError naming ``path`` if none)."""
+    hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
+    if hdu is None:
+        raise InputError(f'{path} holds no image', path=path)
+    return hdu

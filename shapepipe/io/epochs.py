@@ -85,13 +85,16 @@ def write_epoch_store(path, numbers, groups, values, chunk=STORE_CHUNK):
             store.commit()
 
 
-def write_object_store(path, result):
-    """Write ``{NUMBER: {key: value}}`` atomically; empty entries become ``'empty'``."""
-    with atomic_path(path) as tmp:
-        with SqliteDict(tmp, autocommit=False) as store:
-            for number, value in result.items():
-                store[number] = value if value else 'empty'
-            store.commit()
+def find_epoch_file(directories, pattern, exposure, ccd, ext):
+    """``{directory}/{pattern}-{exposure}-{ccd}{ext}`` in the first directory
+    that has it, or None."""
+    if isinstance(directories, str):
+        directories = [directories]
+    for directory in directories:
+        path = os.path.join(directory, f'{pattern}-{exposure}-{ccd}{ext}')
+        if os.path.isfile(path):
+            return path
+    return None
 
 
 def open_object_store(path, what='object store', fix='rerun the module that writes it'):

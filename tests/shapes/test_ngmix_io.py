@@ -59,9 +59,9 @@ def test_locked_store_is_a_one_line_error(tmp_path):
     import sqlite3
     import time
 
-    from shapepipe.io.epochs import write_object_store
+    from shapepipe.io.epochs import write_epoch_store
     path = str(tmp_path / 'galaxy_psf-277-282.sqlite')
-    write_object_store(path, {'1': {'a': 1}})
+    write_epoch_store(path, [1], [('e-0', np.array([0]), None)], lambda source, rows: [1])
     writer = sqlite3.connect(path, isolation_level=None)
     writer.execute('BEGIN EXCLUSIVE')
     try:
@@ -73,7 +73,7 @@ def test_locked_store_is_a_one_line_error(tmp_path):
         writer.execute('ROLLBACK')
         writer.close()
     with open_store(path) as store:
-        assert store['1'] == {'a': 1}
+        assert store['1'] == {'e-0': 1}
 
 
 def test_input_roles_by_name_and_shapepipe_order():

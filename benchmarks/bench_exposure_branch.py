@@ -13,13 +13,12 @@ import glob
 import os
 import re
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
+from simulated_field import run_configs, simulate
+
 SHAPEPIPE_S_PER_CCD = {'split_exp_runner': 1.0, 'sextractor_runner': 1.4,
                        'setools_runner': 0.75, 'psfex_runner': 9.9,
                        'psfex_interp_runner': 0.1}
@@ -36,16 +35,10 @@ def job_seconds(module_dir):
 
 def main(preset='demo', n_ccd='4'):
     with tempfile.TemporaryDirectory() as sp_run:
-        env = dict(os.environ, SP_RUN=sp_run, SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-                   SP_N_HDU=n_ccd, PATH=BIN + os.pathsep + os.environ['PATH'])
         start = time.perf_counter()
-        subprocess.run([os.path.join(BIN, 'shapepipe_simulate'), '-o', sp_run, '--preset', preset,
-                        '--overwrite'], check=True, env=env, stdout=subprocess.DEVNULL)
+        env = simulate(sp_run, preset, n_ccd)
         simulated = time.perf_counter()
-        for config in ('config_prepare.ini', 'config_exp.ini'):
-            subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c',
-                            os.path.join(REPO, 'example', 'GOLD', config)], check=True, env=env,
-                           cwd=sp_run, stdout=subprocess.DEVNULL)
+        run_configs(sp_run, env)
         done = time.perf_counter()
         run_dir = sorted(glob.glob(os.path.join(sp_run, 'output', 'run_sp_exp_*')))[-1]
         log = open(os.path.join(run_dir, 'logs', 'log_sp.log')).read()

@@ -20,7 +20,6 @@ directory (about 1 minute on 2 cores).
 import glob
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
@@ -31,20 +30,7 @@ from astropy.wcs import WCS
 from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 from shapepipe.simulation.render import true_psf_stamps
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
-
-
-def run_exposure_branch(sp_run):
-    env = dict(os.environ, SP_RUN=sp_run, SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               SP_N_HDU='4', PATH=BIN + os.pathsep + os.environ['PATH'])
-    subprocess.run([os.path.join(BIN, 'shapepipe_simulate'), '-o', sp_run, '--preset', 'demo',
-                    '--overwrite'], check=True, env=env, stdout=subprocess.DEVNULL)
-    for config in ('config_prepare.ini', 'config_exp.ini'):
-        subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c',
-                        os.path.join(REPO, 'example', 'GOLD', config)], check=True, env=env,
-                       cwd=sp_run, stdout=subprocess.DEVNULL)
+from simulated_field import run_configs, simulate
 
 
 def residuals(sp_run):
@@ -80,7 +66,7 @@ def residuals(sp_run):
 def main(sp_run=None):
     if sp_run is None:
         with tempfile.TemporaryDirectory() as tmp:
-            run_exposure_branch(tmp)
+            run_configs(tmp, simulate(tmp))
             return main(tmp)
     results, n_ccd = residuals(sp_run)
     print(f'{sp_run}: {results[True].shape[1]} validation stars on {n_ccd} CCDs')

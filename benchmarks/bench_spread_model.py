@@ -86,6 +86,7 @@ from astropy.io import fits  # noqa: E402
 from scipy.spatial import cKDTree  # noqa: E402
 
 import shapepipe.modules.spread_model_package.spread_model as sm_module  # noqa: E402
+from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel  # noqa: E402
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes  # noqa: E402
 from shapepipe.modules.setools_package.catalog import Catalog  # noqa: E402
 
@@ -231,19 +232,6 @@ def build_psf(image_path, weight_path, truth, workdir):
     return os.path.join(workdir, 'stars.psf'), int(keep.sum())
 
 
-def psfex_model_at(psf_path, x, y):
-    """PSFEx model (sum of polynomial components) at image position (x, y)."""
-    with fits.open(psf_path) as hdul:
-        header, mask = hdul[1].header, hdul[1].data['PSF_MASK'][0]
-    if header.get('POLNAXIS', 0) == 0:
-        return mask[0], header
-    u = (x - header['POLZERO1']) / header['POLSCAL1']
-    v = (y - header['POLZERO2']) / header['POLSCAL2']
-    degree = header['POLDEG1']
-    terms = [u ** i * v ** j for j in range(degree + 1) for i in range(degree + 1 - j)]
-    return np.tensordot(np.array(terms), mask, axes=1), header
-
-
 # ----------------------------------------------------------------------------- our estimator
 
 def ours_spread_model(image, weight, sigma, dx, dy, models=None):
@@ -255,7 +243,9 @@ def ours_spread_model(image, weight, sigma, dx, dy, models=None):
     """
     if models is None:
         return sm_module.spread_model(image, weight, sigma, dx, dy)
-    with unittest.mock.patch.object(sm_module, 'model_stamps', lambda *args: models):
+    # one chunk for all objects, so the supplied stamps line up with the images
+    with unittest.mock.patch.object(sm_module, 'model_stamps', lambda *args: models), \
+            unittest.mock.patch.object(sm_module, 'CHUNK', max(len(image), 1)):
         return sm_module.spread_model(image, weight, sigma, dx, dy)
 
 
@@ -361,7 +351,8 @@ def main():
                    extra=('-PSF_NAME', psf_path))
         t_tools = time.time() - t0 - t_sim
         objects = fits.getdata(cat_path, 2)
-        psfex_stamp, psf_header = psfex_model_at(psf_path, NPIX / 2, NPIX / 2)
+        psfex = PSFExModel(psf_path)         # evaluated as psfex_interp does
+        psfex_stamp = psfex.stamps([NPIX / 2], [NPIX / 2], size=VIGNET)[0]
     finally:
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -375,7 +366,7 @@ def main():
     true_stamp = true_psf().drawImage(nx=VIGNET, ny=VIGNET, scale=PIXEL_SCALE).array
     sigma_true = hsm_shapes([true_stamp])[2][0]
     sigma = sigma_psfex = hsm_shapes([psfex_stamp])[2][0]   # what the pipeline uses
-    sex_fwhm = psf_header['PSF_FWHM']
+    sex_fwhm = psfex.fwhm
 
     # Inputs as modules/spread_model_runner.py builds them
     image = np.asarray(objects['VIGNET'], float)

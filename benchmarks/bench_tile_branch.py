@@ -33,8 +33,8 @@ import time
 
 from astropy.io import fits
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.dirname(sys.executable)
+from simulated_field import BIN, GOLD, pipeline_env, run_configs, simulate
+
 #: ShapePipe v1.0.2 on this machine, seconds per tile object.
 SHAPEPIPE_S_PER_OBJECT = {'psfex_interp_runner': 1.7e-3, 'vignetmaker_runner_run_2': 3.8e-3,
                           'spread_model_runner': 2.5e-3, 'ngmix_runner': 0.54}
@@ -77,15 +77,6 @@ def sample_memory(root, samples, stop):
         time.sleep(0.2)
 
 
-def run_exposures(sp_run, env):
-    subprocess.run([os.path.join(BIN, 'shapepipe_simulate'), '-o', sp_run, '--preset', 'demo',
-                    '--overwrite'], check=True, env=env, stdout=subprocess.DEVNULL)
-    for config in ('config_prepare.ini', 'config_exp.ini'):
-        subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c',
-                        os.path.join(REPO, 'example', 'GOLD', config)], check=True,
-                       env=dict(env, SP_N_HDU='4'), cwd=sp_run, stdout=subprocess.DEVNULL)
-
-
 def module_windows(log_text):
     """[(module, start epoch seconds)] from the main log's '-- module' lines."""
     windows = []
@@ -96,18 +87,16 @@ def module_windows(log_text):
 
 
 def main(sp_run=None):
-    env = dict(os.environ, SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'])
     if sp_run is None:
         with tempfile.TemporaryDirectory() as tmp:
-            run_exposures(tmp, dict(env, SP_RUN=tmp))
+            run_configs(tmp, simulate(tmp))
             return main(tmp)
     sp_run = os.path.abspath(sp_run)
-    env['SP_RUN'] = sp_run
+    env = pipeline_env(sp_run, os.environ.get('SP_N_HDU', '4'))
     samples, stop = [], threading.Event()
     start = time.time()
     process = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c',
-                                os.path.join(REPO, 'example', 'GOLD', 'config_tile_branch.ini')],
+                                os.path.join(GOLD, 'config_tile_branch.ini')],
                                env=env, cwd=sp_run, stdout=subprocess.DEVNULL)
     sampler = threading.Thread(target=sample_memory, args=(process.pid, samples, stop))
     sampler.start()

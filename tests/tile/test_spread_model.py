@@ -68,3 +68,16 @@ def test_galaxy_scale():
     image, weight, sigma, offsets = _stamps(rng, 40, True)
     sm, err, flag = spread_model(image, weight, np.full(40, sigma), offsets[:, 0], offsets[:, 1])
     assert 0.010 < np.median(sm) < 0.016
+
+
+def test_chunks_give_the_same_values(monkeypatch):
+    """Objects are computed CHUNK at a time: any chunk size gives the same result."""
+    from shapepipe.modules.spread_model_package import spread_model as module
+
+    rng = np.random.default_rng(3)
+    image, weight, sigma, offsets = _stamps(rng, 20, True)
+    whole = spread_model(image, weight, np.full(20, sigma), offsets[:, 0], offsets[:, 1])
+    monkeypatch.setattr(module, 'CHUNK', 7)
+    chunked = spread_model(image, weight, np.full(20, sigma), offsets[:, 0], offsets[:, 1])
+    for a, b in zip(whole, chunked):
+        assert len(a) == 20 and np.array_equal(a, b)

@@ -35,6 +35,8 @@ setup(
             'create_star_cat = shapepipe.commands.create_star_cat:main',
             'merge_final_cat = shapepipe.commands.merge_final_cat:main',
             'MeanShapes = shapepipe.commands.mean_shapes:main',
+            'get_number_objects = shapepipe.commands.get_number_objects:main',
+            'shapepipe_check_config = shapepipe.commands.check_config:main',
         ],
     },
 )

@@ -6,6 +6,7 @@ from shapepipe.errors import InputError
 from shapepipe.io.atomic import write_text
 from shapepipe.modules.find_exposures_package.find_exposures import exposures_from_header
 from shapepipe.modules.module_decorator import module_runner
+from shapepipe.pipeline.options import Option
 
 
 @module_runner(
@@ -15,13 +16,21 @@ from shapepipe.modules.module_decorator import module_runner
     file_ext='.fits',
     depends=['astropy'],
     numbering_scheme='-000-000',
+    options=[
+        Option('COLNUM', 'int', None, 'Index of the file name among the space-separated fields '
+                                      'of a HISTORY card (CFIS: 3); unset: any NNNNNNNp word'),
+        Option('EXP_PREFIX', 'str', '', 'Prefix removed from the exposure names'),
+    ],
 )
 def find_exposures_runner(input_file_list, run_dirs, file_number_string, config,
                           module_config_sec, w_log):
     """Write exp_numbers{num}.txt: the exposures named in a tile's HISTORY."""
-    names = exposures_from_header(input_file_list[0])
+    opts = config.module_options(module_config_sec)
+    names = exposures_from_header(input_file_list[0], opts['COLNUM'], opts['EXP_PREFIX'])
     if not names:
-        raise InputError(f'{input_file_list[0]}: no exposure named in the HISTORY cards')
+        column = '' if opts['COLNUM'] is None else f' at COLNUM = {opts["COLNUM"]}'
+        raise InputError(f'{input_file_list[0]}: no exposure named in the HISTORY cards{column}: '
+                         f'check COLNUM (0-based field of the card)')
     out = os.path.join(run_dirs['output'], f'exp_numbers{file_number_string}.txt')
     write_text(out, '\n'.join(names) + '\n')
     return f'{len(names)} exposures: {", ".join(names)}', ''

@@ -28,6 +28,8 @@ def _by_prefix(paths, prefix):
         Option('SAVE_PSF_DATA', 'bool', False, 'Per-epoch PSF columns PSF_ELL_i, PSF_FWHM_i, '
                                                'PSF_FLAG_i (needs the galaxy_psf store input)'),
         Option('TILE_LIST', 'str', '', 'Unused; accepted for ShapePipe configs'),
+        Option('SHAPE_MEASUREMENT_TYPE', 'list', ['ngmix'], 'Shape catalogues to add: ngmix '
+               '(ShapePipe\'s galsim shapes are not implemented)', choices=('ngmix',)),
     ],
 )
 def make_cat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,

@@ -2,7 +2,9 @@
 
 import os
 
-from shapepipe.modules.merge_starcat_package.merge_starcat import merge_star_catalogs
+from shapepipe.modules.merge_starcat_package.merge_starcat import (
+    merge_setools_catalogs, merge_star_catalogs,
+)
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.pipeline.options import Option
 
@@ -15,13 +17,23 @@ from shapepipe.pipeline.options import Option
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000-0',
     run_method='serial',
-    options=[Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)')],
+    options=[
+        Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)'),
+        Option('PSF_MODEL', 'str', 'psfex', 'What the inputs are: psfex or mccd PSF validation '
+               'catalogues (merged column by column), setools star selections (positions, '
+               'moments, flags)', choices=('psfex', 'mccd', 'setools')),
+        Option('CONFIG_PATH', 'str', '', 'Unused; accepted for ShapePipe configs'),
+        Option('MODE', 'str', '', 'Unused; accepted for ShapePipe configs'),
+        Option('VERBOSE', 'bool', False, 'Unused; accepted for ShapePipe configs'),
+    ],
 )
 def merge_starcat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
                          w_log):
     """Merge PSF validation star catalogues, with exposure and CCD numbers."""
-    output_dir = config.module_options(module_config_sec)['OUTPUT_PATH'] or run_dirs['output']
+    opts = config.module_options(module_config_sec)
+    output_dir = opts['OUTPUT_PATH'] or run_dirs['output']
     os.makedirs(output_dir, exist_ok=True)
     out = os.path.join(output_dir, 'full_starcat-0000000.fits')
-    n = merge_star_catalogs(input_file_list[0], out)
+    merge = merge_setools_catalogs if opts['PSF_MODEL'] == 'setools' else merge_star_catalogs
+    n = merge(input_file_list[0], out)
     return f'{n} stars from {len(input_file_list[0])} CCDs -> {out}', ''

@@ -9,15 +9,14 @@ from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.psfex_interp_package.interpolate import classic, load_model, validation
 from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
 from shapepipe.pipeline.options import Option
-from shapepipe.pipeline.run_log import RunLog, parse_input_dir
+from shapepipe.pipeline.run_log import resolve_dir_or_module
 
 
 def _resolve_dirs(entries, run_log_path):
-    """Directories of ME_DOT_PSF_DIR; ``last:psfex_runner``-style links allowed."""
+    """Directories of ME_DOT_PSF_DIR: paths, links or module names (last run)."""
     dirs = []
     for entry in entries:
-        link = parse_input_dir(entry)
-        dirs.extend([entry] if link.kind == 'dir' else RunLog(run_log_path).resolve(link))
+        dirs.extend(resolve_dir_or_module(entry, run_log_path))
     return dirs
 
 
@@ -55,7 +54,7 @@ def _multi_epoch(input_file_list, run_dirs, file_number_string, config, section,
         Option('CORRECT_RESAMPLING', 'bool', True,
                'Undo the Lanczos3 smoothing of PSFEx models without a basis (BASIS_TYPE NONE, '
                'or PIXEL_AUTO at FWHM >= 3 pixels): their size is otherwise 0.4-0.7% too small'),
-        Option('ME_DOT_PSF_DIR', 'list', [], 'Multi-epoch: directories of the .psf files'),
+        Option('ME_DOT_PSF_DIR', 'list', [], 'Multi-epoch: .psf directories, links or module names (psfex_runner: its last run)'),
         Option('ME_DOT_PSF_PATTERN', 'str', 'star_split_ratio_80', 'Multi-epoch: .psf pattern'),
         Option('ME_LOG_WCS', 'str', '', 'Multi-epoch: exposure header store'),
     ],

@@ -5,7 +5,7 @@ import os
 from shapepipe.errors import ExecutableError
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.psfex_package.psfex import (
-    build_command, check_model, check_star_catalog, configured_basis, psf_path, record_basis,
+    build_command, check_image_names, check_model, check_star_catalog, configured_basis, psf_path, record_basis,
 )
 from shapepipe.pipeline.execute import execute, find_executable
 from shapepipe.pipeline.options import Option
@@ -22,6 +22,10 @@ from shapepipe.pipeline.options import Option
         Option('EXEC_PATH', 'str', 'psfex', 'PSFEx executable'),
         Option('DOT_PSFEX_FILE', 'str', doc='PSFEx configuration file'),
         Option('MIN_STARS', 'int', 5, 'Fewer selected stars than this: no model for the CCD'),
+        Option('CHECKIMAGE', 'list', [], 'PSFEx check images (CHI, PROTOTYPES, SAMPLES, '
+               'RESIDUALS, SNAPSHOTS, ...), written as {input stem}{type}{num}.fits',
+               choices=('CHI', 'PROTOTYPES', 'SAMPLES', 'RESIDUALS', 'SNAPSHOTS', 'MOFFAT',
+                        '-MOFFAT', '-SYMMETRICAL', 'BASIS', 'GREAT10')),
     ],
 )
 def psfex_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
@@ -35,8 +39,10 @@ def psfex_runner(input_file_list, run_dirs, file_number_string, config, module_c
         raise ExecutableError(f'PSFEx ({opts["EXEC_PATH"]}) not found: sudo apt-get install psfex')
     out_catalog = os.path.join(run_dirs['output'], f'psfex_cat{file_number_string}.cat')
     model = psf_path(run_dirs['output'], star_catalog)
-    stdout, stderr = execute(build_command(executable, star_catalog, opts['DOT_PSFEX_FILE'],
-                                           run_dirs['output'], out_catalog))
+    checks = opts['CHECKIMAGE']
+    stdout, stderr = execute(build_command(
+        executable, star_catalog, opts['DOT_PSFEX_FILE'], run_dirs['output'], out_catalog,
+        checks, check_image_names(run_dirs['output'], star_catalog, file_number_string, checks)))
     accepted, chi2 = check_model(model, stderr)
     record_basis(model, configured_basis(opts['DOT_PSFEX_FILE']))
     w_log.info('%d stars in, %d accepted, chi2 %.2f: %s', n_stars, accepted, chi2, model)

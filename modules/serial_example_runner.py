@@ -20,7 +20,7 @@ def serial_example_runner(input_file_list, run_dirs, file_number_string, config,
     lines = []
     for pattern_files in input_file_list:
         lines.extend(read_flat(path) for path in pattern_files)
-    output = os.path.join(run_dirs['output'], 'serial_outputs.txt')
+    output = os.path.join(run_dirs['output'], 'serial_outputfile_number_string.cat')
     write_text(output, '\n'.join(lines) + '\n')
     w_log.info('joined %d files into %s', len(lines), output)
     return f'{len(lines)} files joined', ''

@@ -40,7 +40,7 @@ from shapepipe.pipeline.options import Option
         Option('BKG_KEY', 'str', 'IMMODE', 'Header keyword of the background'),
         Option('CHECKIMAGE', 'list', [], 'Check images, e.g. BACKGROUND', choices=CHECK_TYPES),
         Option('PREFIX', 'str', '', 'Output name prefix: {PREFIX}_sexcat{num}.fits'),
-        Option('SUFFIX', 'str', '', 'Older spelling of PREFIX'),
+        Option('SUFFIX', 'str', '', 'Ignored, as by ShapePipe >= 1.0 (the catalogue is {PREFIX}_sexcat)'),
         Option('MAKE_POST_PROCESS', 'bool', False, 'Add multi-epoch EPOCH_i HDUs (tiles)'),
         Option('LOG_WCS', 'str', '', 'Exposure header store (post-processing)'),
         Option('WORLD_POSITION', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
@@ -59,7 +59,7 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
                           f'store, log_exp_headers.sqlite)')
     if len(opts['CCD_SIZE']) != 4:
         raise ConfigError(f'{where}CCD_SIZE needs 4 numbers: xmin, xmax, ymin, ymax')
-    prefix = opts['PREFIX'] or opts['SUFFIX']
+    prefix = opts['PREFIX']
     inputs = list(input_file_list)
     image = inputs.pop(0)
     optional = {}

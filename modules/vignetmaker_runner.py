@@ -17,7 +17,7 @@ from shapepipe.modules.vignetmaker_package.stamps import (
     MISSING_VALUE, cut_stamps, first_image_hdu,
 )
 from shapepipe.pipeline.options import Option
-from shapepipe.pipeline.run_log import RunLog, parse_input_dir
+from shapepipe.pipeline.run_log import resolve_dir_or_module
 
 
 def _classic(input_file_list, run_dirs, number, opts, where):
@@ -57,8 +57,7 @@ def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
     headers = read_exposure_headers(opts['ME_LOG_WCS'])
     lines = []
     for entry, pattern in zip(dirs, patterns):
-        link = parse_input_dir(entry)
-        directories = [entry] if link.kind == 'dir' else RunLog(run_dirs['run_log']).resolve(link)
+        directories = resolve_dir_or_module(entry, run_dirs['run_log'])
         out = os.path.join(run_dirs['output'], f'{pattern}_vignet{number}.sqlite')
         n, written, missing = multi_epoch_stamps(input_file_list[0], directories, pattern, headers,
                                                  out, opts['STAMP_SIZE'], log=w_log)
@@ -84,7 +83,7 @@ def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
         Option('PREFIX', 'str', 'weight', 'CLASSIC output name: {PREFIX}_vignet{num}.fits'),
         Option('MASKING', 'bool', False, 'CLASSIC: pixels equal to MASK_VALUE become -1e30'),
         Option('MASK_VALUE', 'float', 0.0, 'CLASSIC: value of masked pixels'),
-        Option('ME_IMAGE_DIR', 'list', [], 'MULTI-EPOCH: directories (or links) per pattern'),
+        Option('ME_IMAGE_DIR', 'list', [], 'MULTI-EPOCH: directories, links or module names (last run) per pattern'),
         Option('ME_IMAGE_PATTERN', 'list', [], 'MULTI-EPOCH: CCD file patterns, e.g. image'),
         Option('ME_LOG_WCS', 'str', '', 'MULTI-EPOCH: exposure header store'),
     ],

@@ -14,14 +14,26 @@ def psf_path(output_dir, star_catalog):
     return os.path.join(output_dir, base + '.psf')
 
 
-def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog):
-    """PSFEx arguments: model into ``output_dir``, no check plots or images."""
+def check_image_names(output_dir, star_catalog, number, check_types):
+    """ShapePipe's check-image names: ``{input name before its number}{type}{number}.fits``
+    (``star_split_ratio_80-chi-2113737-12.fits`` for CHI)."""
+    stem = os.path.splitext(os.path.basename(star_catalog))[0]
+    lead = stem.split(number)[0] if number else stem
+    return [os.path.join(output_dir, f'{lead}{kind.lower()}{number}.fits') for kind in check_types]
+
+
+def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog,
+                  check_types=(), check_names=()):
+    """PSFEx arguments: model into ``output_dir``, no check plots; check images
+    only when asked for (``CHECKIMAGE``)."""
     if not os.path.isfile(dot_psfex):
         raise InputError(f'DOT_PSFEX_FILE {dot_psfex} not found: fix the path in the config',
                          path=dot_psfex)
     return [executable, star_catalog, '-c', dot_psfex, '-PSF_DIR', output_dir,
             '-OUTCAT_TYPE', 'FITS_LDAC', '-OUTCAT_NAME', out_catalog,
-            '-CHECKPLOT_TYPE', 'NONE', '-CHECKIMAGE_TYPE', 'NONE', '-WRITE_XML', 'N',
+            '-CHECKPLOT_TYPE', 'NONE',
+            '-CHECKIMAGE_TYPE', ','.join(t.upper() for t in check_types) or 'NONE',
+            '-CHECKIMAGE_NAME', ','.join(check_names) or 'none', '-WRITE_XML', 'N',
             '-VERBOSE_TYPE', 'QUIET']
 
 

@@ -143,6 +143,7 @@ class Pipeline:
                 suffix += 1
                 run_dir = os.path.join(self.output_root, f'{name}_{suffix}')
         os.makedirs(os.path.join(run_dir, 'logs'), exist_ok=True)
+        os.makedirs(os.path.join(run_dir, 'tmp'), exist_ok=True)  # ShapePipe's run_dirs['tmp']
         self.run_dir = run_dir
         self.log = self._main_logger(os.path.join(
             run_dir, 'logs', self.config.pipeline('FILE', 'LOG_NAME') + '.log'))
@@ -209,7 +210,8 @@ class Pipeline:
         run_dirs = {
             'run': self.run_dir, 'module': module_dir, 'output': os.path.join(module_dir, 'output'),
             'logs': os.path.join(module_dir, 'logs'), 'run_log': self.run_log.path,
-            'output_root': self.output_root,
+            'output_root': self.output_root, 'tmp': os.path.join(self.run_dir, 'tmp'),
+            'log': os.path.join(self.run_dir, 'logs'),
         }
         os.makedirs(run_dirs['output'], exist_ok=True)
         os.makedirs(run_dirs['logs'], exist_ok=True)

@@ -37,14 +37,30 @@ def parse_input_dir(text):
     if os.path.isdir(text) or ':' not in text:
         return Link('dir', text)
     prefix, _, module = text.rpartition(':')
-    module = module.strip()
+    module = module.strip().lower()  # ShapePipe lowercases link module names
     if not re.fullmatch(r'\w+', module) or '/' in module:
         return Link('dir', text)
-    if prefix == 'last':
+    if prefix.lower() == 'last':
         return Link('last', '', module)
-    if prefix == 'all':
+    if prefix.lower() == 'all':
         return Link('all', '', module)
     return Link('pattern', prefix, module)
+
+
+def resolve_dir_or_module(entry, run_log_path):
+    """Directories of a key such as ``ME_DOT_PSF_DIR`` or ``ME_IMAGE_DIR``.
+
+    ``entry`` is an existing directory, a link (``last:psfex_runner``) or, as
+    ShapePipe writes them, a bare module name (``psfex_runner``,
+    ``sextractor_runner_run_2``), which means the module's last run in the run log.
+    """
+    link = parse_input_dir(entry)
+    if link.kind == 'dir' and not os.path.isdir(entry) and re.fullmatch(r'\w+_runner(_run_\d+)?',
+                                                                      entry.strip().lower()):
+        link = Link('last', '', entry.strip().lower())
+    if link.kind == 'dir':
+        return [entry]
+    return RunLog(run_log_path).resolve(link)
 
 
 def split_run_name(name):

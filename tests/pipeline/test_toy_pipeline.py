@@ -29,11 +29,12 @@ def check_toy_outputs(run_dir):
     with open(os.path.join(run_dir, 'execute_example_runner_run_2', 'output', 'head_output_5.txt')) as h:
         assert h.read() == ('The new obtained value is: The obtained value is: 5 and e and '
                             'The obtained value is: 5 and e\n')
-    with open(os.path.join(run_dir, 'serial_example_runner', 'output', 'serial_outputs.txt')) as h:
+    with open(os.path.join(run_dir, 'serial_example_runner', 'output', 'serial_outputfile_number_string.cat')) as h:
         lines = h.read().splitlines()
     assert lines[:8] == ['1', '2', '4', '5', 'a', 'b', 'd', 'e'] and len(lines) == 12
     assert os.path.isfile(os.path.join(run_dir, 'serial_example_runner', 'logs', 'process_serial.log'))
     assert os.path.isfile(os.path.join(run_dir, 'logs', 'config.ini'))
+    assert os.path.isdir(os.path.join(run_dir, 'tmp'))  # ShapePipe's run_dirs['tmp']
     with open(os.path.join(run_dir, 'logs', 'shapepipe.log')) as handle:
         log = handle.read()
     assert 'executable head: ' in log and 'python packages: ' in log

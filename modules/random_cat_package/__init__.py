@@ -1,0 +1,1 @@
+"""Random catalogues that follow a tile's footprint and mask."""

@@ -1,0 +1,1 @@
+"""Matching catalogues to an external catalogue on the sky."""

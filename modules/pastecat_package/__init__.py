@@ -1,0 +1,1 @@
+"""Pasting catalogues of the same objects into one multi-HDU file."""

@@ -2,9 +2,11 @@
 
     create_star_cat INPUT_DIR OUTPUT_DIR [exp|tile] [--from CATALOGUE] [--mag-max 18]
 
-For every single-exposure CCD image (``image-<exp>-<ccd>.fits``, mode ``exp``)
-or tile (``CFIS_image-<tile>.fits``, mode ``tile``) in INPUT_DIR, the stars
-within the image footprint are written to ``OUTPUT_DIR/star_cat<number>.cat``
+For every single-exposure CCD (mode ``exp``: the raw mosaics ``<exp>p.fits.fz``
+of ``input_exposures``, get_images' ``image-<exp>.fits.fz`` links, or split
+``image-<exp>-<ccd>.fits``) or tile (mode ``tile``: ``CFIS.XXX.YYY.r.fits`` or
+``CFIS_image-XXX-YYY.fits``) in INPUT_DIR, the stars within the image footprint
+are written to ``OUTPUT_DIR/star_cat-<exp>-<ccd>.cat`` or ``star_cat-XXX-YYY.cat``
 in the GSC 2.2 text format the mask module reads (``USE_EXT_STAR = True``).
 Stars come from a local catalogue (``--from``: a FITS or text table with ra,
 dec and mag columns, e.g. a simulator's truth.fits) or, where the network
@@ -27,8 +29,52 @@ from shapepipe.errors import ExecutableError, InputError, ShapePipeError
 from shapepipe.io.star_catalog import write_star_catalog
 from shapepipe.pipeline.execute import find_executable
 
-PATTERNS = {'exp': (r'image(-\d+-\d+)\.fits$', 'image-*.fits'),
-            'tile': (r'CFIS_image(-\d+-\d+)\.fits$', 'CFIS_image-*.fits')}
+# Exposures: split CCD files, get_images' mosaic links, raw CFIS mosaics.
+_EXP_CCD = re.compile(r'(?:^|/)image(-\d+-\d+)\.fits$')
+_EXP_MOSAIC = re.compile(r'(?:^|/)(?:image-(\d+)|(\d{6,8})p)\.fits\.?(?:fz)?$')
+# Tiles: get_images' links and raw CFIS tiles.
+_TILE = re.compile(r'(?:^|/)(?:CFIS_image-(\d+)-(\d+)|CFIS\.(\d+)\.(\d+)\.r)\.fits$')
+
+
+def find_images(input_dir, mode=None):
+    """The images to make star catalogues for, as ``(number, path, hdu)``.
+
+    Exposures (``mode='exp'``): split CCD images ``image-<exp>-<ccd>.fits``, and the
+    CCD HDUs of mosaics, get_images' ``image-<exp>.fits[.fz]`` or raw
+    ``<exp>p.fits[.fz]``; a mosaic CCD's number is the one split_exp gives its file
+    (``-<exp>-<ccd>``). Tiles (``mode='tile'``): ``CFIS_image-XXX-YYY.fits`` or raw
+    ``CFIS.XXX.YYY.r.fits`` (``-XXX-YYY``). ``mode=None``: tiles if there are any,
+    else exposures.
+    """
+    from shapepipe.modules.split_exp_package.split_exp import ccd_hdus, ccd_number
+
+    paths = sorted(glob.glob(os.path.join(input_dir, '**', '*.fits*'), recursive=True))
+    tiles = []
+    for path in paths:
+        match = _TILE.search(path)
+        if match:
+            x, y = (match.group(1), match.group(2)) if match.group(1) else match.group(3, 4)
+            tiles.append((f'-{x}-{y}', path, None))
+    if mode == 'tile' or (mode is None and tiles):
+        return tiles
+    images = []
+    for path in paths:
+        match = _EXP_CCD.search(path)
+        if match:
+            images.append((match.group(1), path, None))
+            continue
+        match = _EXP_MOSAIC.search(path)
+        if not match:
+            continue
+        exposure = match.group(1) or match.group(2)
+        try:
+            with fits.open(path) as hdul:
+                for index, hdu in enumerate(ccd_hdus(hdul, path)):
+                    images.append((f'-{exposure}-{ccd_number(hdu, index)}', path,
+                                   hdul.index_of(hdu)))
+        except OSError as error:
+            raise InputError(f'{path}: cannot read the mosaic ({error})', path=path) from None
+    return images
 
 
 def read_local_catalog(path):
@@ -53,11 +99,14 @@ def read_local_catalog(path):
             np.asarray(table[names['mag']], float)[keep])
 
 
-def image_footprint(path):
-    """Centre (SkyCoord) and radius [deg] of an image."""
-    header = fits.getheader(path)
-    if header.get('NAXIS', 0) < 2:
-        header = fits.getheader(path, 1)
+def image_footprint(path, hdu=None):
+    """Centre (SkyCoord) and radius [deg] of an image (HDU ``hdu`` of a mosaic)."""
+    if hdu is not None:
+        header = fits.getheader(path, hdu)
+    else:
+        header = fits.getheader(path)
+        if header.get('NAXIS', 0) < 2:
+            header = fits.getheader(path, 1)
     wcs = WCS(header)
     nx, ny = header['NAXIS1'], header['NAXIS2']
     ra, dec = wcs.all_pix2world([1, nx, 1, nx, (nx + 1) / 2], [1, 1, ny, ny, (ny + 1) / 2], 1)
@@ -65,13 +114,15 @@ def image_footprint(path):
     return centre, SkyCoord(ra[:4], dec[:4], unit='deg').separation(centre).deg.max()
 
 
-def create_star_cats(input_dir, output_dir, mode, catalog=None, mag_max=18.0, margin_deg=0.02):
-    """Write one star catalogue per image; return the paths."""
-    regex, glob_pattern = PATTERNS[mode]
-    images = sorted(p for p in glob.glob(os.path.join(input_dir, '**', glob_pattern),
-                                         recursive=True) if re.search(regex, p))
+def create_star_cats(input_dir, output_dir, mode=None, catalog=None, mag_max=18.0,
+                     margin_deg=0.02):
+    """Write one star catalogue per image (per CCD of a mosaic); return the paths."""
+    images = find_images(input_dir, mode)
     if not images:
-        raise InputError(f'no {glob_pattern} image in {input_dir}', path=input_dir)
+        what = {'exp': 'exposure', 'tile': 'tile'}.get(mode, 'tile or exposure')
+        raise InputError(f'no {what} image in {input_dir} (exposures: <exp>p.fits.fz, '
+                         f'image-<exp>.fits.fz or image-<exp>-<ccd>.fits; tiles: '
+                         f'CFIS.XXX.YYY.r.fits or CFIS_image-XXX-YYY.fits)', path=input_dir)
     client = find_executable('findgsc2.2') if catalog is None else None
     if catalog is None and client is None:
         raise ExecutableError('no star catalogue service is reachable from here (findgsc2.2 is '
@@ -79,9 +130,8 @@ def create_star_cats(input_dir, output_dir, mode, catalog=None, mag_max=18.0, ma
                               'mag columns)')
     os.makedirs(output_dir, exist_ok=True)
     written = []
-    for path in images:
-        number = re.search(regex, path).group(1)
-        centre, radius = image_footprint(path)
+    for number, path, hdu in images:
+        centre, radius = image_footprint(path, hdu)
         if client is not None:
             from shapepipe.modules.mask_package.stars import query_gsc
 
@@ -106,7 +156,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='create_star_cat', description=__doc__.split('\n')[0])
     parser.add_argument('input_dir')
     parser.add_argument('output_dir')
-    parser.add_argument('mode', nargs='?', default='exp', choices=('exp', 'tile'))
+    parser.add_argument('mode', nargs='?', default=None, choices=('exp', 'tile'),
+                        help='exp or tile; default: tiles if INPUT_DIR has any, else exposures')
     parser.add_argument('--from', dest='catalog', help='local catalogue (FITS or text)')
     parser.add_argument('--mag-max', type=float, default=18.0,
                         help='faintest star magnitude written (default 18)')

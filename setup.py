@@ -37,6 +37,7 @@ setup(
             'MeanShapes = shapepipe.commands.mean_shapes:main',
             'get_number_objects = shapepipe.commands.get_number_objects:main',
             'shapepipe_check_config = shapepipe.commands.check_config:main',
+            'job_sp = shapepipe.commands.job_sp:main',
         ],
     },
 )

@@ -1,7 +1,41 @@
-"""``job_sp``: process CFIS tiles and their exposures with the production
-configs of ``example/cfis`` (ShapePipe's ``job_sp.bash``, as a command)."""
+"""``job_sp``: process CFIS tiles and the exposures they were stacked from with
+the production configs of ``example/cfis`` (ShapePipe's ``job_sp.bash``, as a
+command; ``scripts/job_sp.bash`` is its shell face).
 
+    job_sp [-j JOB] [-c CONFIG_DIR] [-p psfex|mccd|piff] [-r symlink|vos]
+           [-s onthefly|save] [-o OUTPUT_DIR] [-n N_SMP] [--nsh_jobs N]
+           [--nsh_step N] [--nsh_max N] [--star_cat_from FILE] [--resume]
+           TILE_ID [TILE_ID ...]
+
+Run in the run directory ($SP_RUN = the current directory), as ShapePipe's
+script. ``-j`` is bit-coded: 1 retrieve, 2 prepare, 4 mask, 8 tile detection and
+exposure PSFs, 16 tile PSFs/stamps/spread model, 32 shapes, 64 paste (final
+catalogues), 128 upload. Several tiles go in one call: every step runs once over
+all tiles (exposures shared by tiles are processed once) with the tiles' jobs in
+parallel. The shape step splits each tile into ID ranges run at once and merged
+by merge_sep_cats.
+"""
+
+import argparse
+import glob
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
+
+from shapepipe.errors import ShapePipeError
+
+STEPS = ((1, 'retrieve'), (2, 'prepare'), (4, 'mask'), (8, 'detect'), (16, 'galaxy selection'),
+         (32, 'shapes'), (64, 'paste'), (128, 'upload'))
+OFFLINE_JOB = 127            # everything but the upload, with -r symlink -s save
+CFHT_VOSPACE = ('ws-cadc.canfar.net', 443)
+STATE_FILE = 'job_sp_steps.txt'
+
+
+class JobSpError(ShapePipeError):
+    """A job_sp step cannot run or failed."""
 
 
 def fill_shape_template(text, k, id_min, id_max, psf):
@@ -15,3 +49,348 @@ def fill_shape_template(text, k, id_min, id_max, psf):
 def fill_merge_template(text, n_split):
     """A ``config_merge_sep_cats_template.ini`` with ``N_SPLIT_MAX = X`` set."""
     return re.sub(r'(N_SPLIT_MAX\s*=)\s*X\b', rf'\g<1> {n_split}', text)
+
+
+def set_key(text, key, value):
+    """Replace every ``KEY = ...`` line (ShapePipe's update_config)."""
+    return re.sub(rf'(?m)^({key}\s*=).*$', rf'\g<1> {value}', text)
+
+
+def id_ranges(n_obj, nsh_jobs, nsh_step=-1, nsh_max=-1):
+    """ID ranges ``[(k, id_min, id_max)]`` of the shape jobs, as job_sp.bash.
+
+    The step is ``n_obj // nsh_jobs`` unless given; the last range is open
+    (``-1``) unless ``nsh_max`` caps every range.
+    """
+    if nsh_max != -1:
+        nsh_step = nsh_max
+    if nsh_step == -1:
+        nsh_step = max(1, n_obj // nsh_jobs)
+    ranges = []
+    n_min = 0
+    for k in range(1, nsh_jobs + 1):
+        last = k == nsh_jobs and nsh_max == -1
+        ranges.append((k, n_min, -1 if last else n_min + nsh_step - 1))
+        n_min += nsh_step
+    return ranges
+
+
+def network_available(address=CFHT_VOSPACE, timeout=3.0):
+    """Whether the CADC VOSpace answers (a TCP connection within ``timeout``)."""
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def default_config_dir():
+    """``$SP_CONFIG`` if set, else ``example/cfis`` of this source tree."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(root, 'example', 'cfis')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog='job_sp', description=__doc__.split('\n')[0])
+    parser.add_argument('-j', '--job', type=int, default=OFFLINE_JOB,
+                        help='steps, bit-coded: 1 retrieve, 2 prepare, 4 mask, 8 detection and '
+                             'exposure PSFs, 16 galaxy selection, 32 shapes, 64 paste, 128 upload '
+                             f'(default {OFFLINE_JOB}: all offline steps)')
+    parser.add_argument('-c', '--config_dir', default=None,
+                        help='config directory (default: example/cfis of shapepipe)')
+    parser.add_argument('-p', '--psf', default='psfex', choices=('psfex', 'mccd', 'piff'),
+                        help='PSF model (default psfex)')
+    parser.add_argument('-r', '--retrieve', default='symlink', choices=('symlink', 'vos'),
+                        help='image retrieval: symlink (local files in data_tiles/, data_exp/) or '
+                             'vos (CANFAR VOSpace, online); default symlink')
+    parser.add_argument('-s', '--star_cat_for_mask', default='save', choices=('onthefly', 'save'),
+                        help='bright stars for the masks: save (catalogues made in step 1, '
+                             'offline with --star_cat_from) or onthefly (GSC 2.2 queries, online); '
+                             'default save')
+    parser.add_argument('-o', '--output_dir', default='cosmostat/kilbinger/results_v1',
+                        help='upload directory on vos:cfis (step 128)')
+    parser.add_argument('-n', '--n_smp', type=int, default=-1,
+                        help='SMP_BATCH_SIZE of every step (default: the configs\')')
+    parser.add_argument('--nsh_jobs', type=int, default=os.cpu_count() or 1,
+                        help='shape jobs run at once per tile (default: the number of cores)')
+    parser.add_argument('--nsh_step', type=int, default=-1,
+                        help='objects per shape job (default: the object count / nsh_jobs)')
+    parser.add_argument('--nsh_max', type=int, default=-1,
+                        help='largest number of objects per shape job (precedes --nsh_step)')
+    parser.add_argument('--star_cat_from', default=None,
+                        help='local star catalogue (ra, dec, mag) for -s save, offline')
+    parser.add_argument('--resume', action='store_true',
+                        help='skip the steps a previous job_sp on the same tiles finished')
+    parser.add_argument('tiles', nargs='+', metavar='TILE_ID', help='tile IDs, e.g. 283.247')
+    args = parser.parse_args(argv)
+    if args.job < 1 or args.job > 255:
+        parser.error('-j must be between 1 and 255')
+    for tile in args.tiles:
+        if not re.fullmatch(r'\d{3}[.\-]\d{3}', tile):
+            parser.error(f'{tile!r} is not a tile ID (XXX.YYY)')
+    return args
+
+
+class JobSp:
+    """One job_sp call: the environment, the steps and their record."""
+
+    def __init__(self, args, run_dir='.', log=print):
+        self.args = args
+        self.run_dir = os.path.abspath(run_dir)
+        self.log = log
+        self.tiles = [t.replace('-', '.') for t in args.tiles]
+        self.bin = os.path.dirname(sys.executable)
+        self.config_dir = os.path.abspath(args.config_dir or os.environ.get('SP_CONFIG')
+                                          or default_config_dir())
+        self.sp_config = os.path.join(self.run_dir, 'cfis')
+        self.sp_config_mod = os.path.join(self.run_dir, 'cfis_mod')
+        self.output = os.path.join(self.run_dir, 'output')
+        self.env = dict(os.environ, SP_RUN=self.run_dir, SP_CONFIG=self.sp_config,
+                        SP_CONFIG_MOD=self.sp_config_mod,
+                        VM_HOME=os.environ.get('VM_HOME', os.path.expanduser('~')),
+                        PATH=self.bin + os.pathsep + os.environ.get('PATH', ''))
+        self.timings = {}
+
+    # Checks before anything runs ------------------------------------------
+    def check(self):
+        """One-line errors for what cannot work here, before any step runs."""
+        job, args = self.args.job, self.args
+        if args.psf != 'psfex':
+            from shapepipe.pipeline.module_registry import available_runners
+
+            needed = {'mccd': 'mccd_fit_val_runner', 'piff': 'piff_runner'}[args.psf]
+            if needed not in available_runners():
+                raise JobSpError(f'-p {args.psf} needs the {needed} module, which is not '
+                                 f'installed; use -p psfex')
+        if not os.path.isdir(self.config_dir):
+            raise JobSpError(f'config directory {self.config_dir} not found: give it with -c')
+        online = []
+        if job & 1 and args.retrieve == 'vos':
+            online.append('-r vos (step 1)')
+        if job & 4 and args.star_cat_for_mask == 'onthefly':
+            online.append('-s onthefly (step 4)')
+        if job & 1 and args.star_cat_for_mask == 'save' and not args.star_cat_from and not (
+                os.path.isdir(os.path.join(self.run_dir, 'star_cat_tiles'))
+                and os.path.isdir(os.path.join(self.run_dir, 'star_cat_exp'))):
+            online.append('-s save without --star_cat_from (GSC 2.2 queries in step 1)')
+        if job & 128:
+            online.append('the upload (step 128)')
+        if online and not network_available():
+            raise JobSpError(f'{" and ".join(online)} need the network, which is not reachable '
+                             f'from here: use -r symlink -s save --star_cat_from STARS and '
+                             f'-j {job & ~128 if job & 128 else job} without the upload')
+
+    # Running configs -------------------------------------------------------
+    def config_path(self, name, **keys):
+        """The config to run: the original, or a copy in cfis_mod with keys set."""
+        original = os.path.join(self.sp_config, name)
+        if self.args.n_smp != -1:
+            keys.setdefault('SMP_BATCH_SIZE', self.args.n_smp)
+        if not keys:
+            return original
+        with open(original) as handle:
+            text = handle.read()
+        for key, value in keys.items():
+            text = set_key(text, key, value)
+        return self.write_mod(name, text)
+
+    def write_mod(self, name, text):
+        os.makedirs(self.sp_config_mod, exist_ok=True)
+        path = os.path.join(self.sp_config_mod, name)
+        with open(path, 'w') as handle:
+            handle.write(text)
+        return path
+
+    def shapepipe_run(self, config, what, stop=True):
+        """``shapepipe_run -c config``; a failure stops job_sp unless ``stop`` is False."""
+        self.log(f'{what}: shapepipe_run -c {config}')
+        result = subprocess.run([os.path.join(self.bin, 'shapepipe_run'), '-c', config],
+                                cwd=self.run_dir, env=self.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+        if result.returncode:
+            message = (f'{what} failed (shapepipe_run exit {result.returncode}): '
+                       f'{result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""}'
+                       f' logs in {self.output}')
+            if stop:
+                raise JobSpError(message)
+            self.log(f'{message}; continuing, as job_sp.bash does here')
+        return result.returncode
+
+    def command(self, args, what):
+        self.log(f'{what}: {" ".join(args)}')
+        result = subprocess.run(args, cwd=self.run_dir, env=self.env, capture_output=True,
+                                text=True)
+        if result.returncode:
+            raise JobSpError(f'{what} failed: {(result.stderr or result.stdout).strip()}')
+
+    def last_output(self, module):
+        from shapepipe.pipeline.run_log import resolve_dir_or_module
+
+        return resolve_dir_or_module(module, os.path.join(self.output, 'log_run_sp.txt'))[0]
+
+    # Steps -----------------------------------------------------------------
+    def step_retrieve(self):
+        with open(os.path.join(self.run_dir, 'tile_numbers.txt'), 'w') as handle:
+            handle.write(''.join(f'{tile}\n' for tile in self.tiles))
+        if not os.path.exists(self.sp_config):
+            os.symlink(self.config_dir, self.sp_config)
+        # The simulator's layout (input_tiles, input_exposures) under ShapePipe's names
+        for ours, theirs in (('input_tiles', 'data_tiles'), ('input_exposures', 'data_exp')):
+            src, dst = os.path.join(self.run_dir, ours), os.path.join(self.run_dir, theirs)
+            if os.path.isdir(src) and not os.path.exists(dst):
+                os.symlink(ours, dst)
+        self.shapepipe_run(self.config_path(f'config_GitFeGie_{self.args.retrieve}.ini'),
+                           'retrieve images')
+        if self.args.star_cat_for_mask == 'save':
+            source = ['--from', os.path.abspath(self.args.star_cat_from)] if (
+                self.args.star_cat_from) else []
+            create = os.path.join(self.bin, 'create_star_cat')
+            for module, out, mode in (('get_images_runner_run_1', 'star_cat_tiles', 'tile'),
+                                      ('get_images_runner_run_2', 'star_cat_exp', 'exp')):
+                if not source and os.path.isdir(os.path.join(self.run_dir, out)):
+                    continue   # made beforehand
+                self.command([create, self.last_output(module), os.path.join(self.run_dir, out),
+                              mode] + source, f'star catalogues for the masks ({mode})')
+
+    def n_hdu(self):
+        """CCD HDUs of the first exposure mosaic retrieved (MegaCam: 40)."""
+        from astropy.io import fits
+
+        paths = sorted(glob.glob(os.path.join(self.last_output('get_images_runner_run_2'),
+                                              'image-*')))
+        if not paths:
+            return 40
+        with fits.open(paths[0]) as hdul:
+            return sum(1 for hdu in hdul[1:] if hdu.is_image)
+
+    def step_prepare(self):
+        self.shapepipe_run(self.config_path('config_tile_Uz.ini'), 'uncompress tile weights')
+        self.shapepipe_run(self.config_path('config_exp_SpMh.ini', N_HDU=self.n_hdu()),
+                           'split exposures, merge headers')
+
+    def step_mask(self):
+        self.shapepipe_run(self.config_path(f'config_MaMa_{self.args.star_cat_for_mask}.ini'),
+                           'mask tiles and exposures')
+
+    def step_detect(self):
+        self.shapepipe_run(self.config_path(f'config_tile_Sx_exp_{self.args.psf}.ini'),
+                           f'tile detection, exposure PSFs ({self.args.psf})', stop=False)
+
+    def step_galaxy_selection(self):
+        letter = self.args.psf[0].upper()
+        self.shapepipe_run(self.config_path(f'config_tile_{letter}iViSmVi.ini'),
+                           'tile PSFs, stamps, spread model')
+
+    def step_shapes(self):
+        from shapepipe.commands.get_number_objects import number_of_objects
+
+        n_obj = number_of_objects(os.path.join(self.output, 'log_run_sp.txt'))
+        ranges = id_ranges(n_obj, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)
+        with open(os.path.join(self.sp_config, 'config_tile_Ng_template.ini')) as handle:
+            template = handle.read()
+        configs = []
+        for k, id_min, id_max in ranges:
+            text = fill_shape_template(template, k, id_min, id_max, self.args.psf)
+            if self.args.n_smp != -1:
+                text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
+            configs.append(self.write_mod(f'config_tile_Ng{k}u.ini', text))
+        self.log(f'shapes: {n_obj} objects per tile in {len(ranges)} ID ranges '
+                 f'{", ".join(f"{a}..{b}" for _, a, b in ranges)}, run at once')
+        processes = [subprocess.Popen([os.path.join(self.bin, 'shapepipe_run'), '-c', path],
+                                      cwd=self.run_dir, env=self.env, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, text=True) for path in configs]
+        failed = []
+        for path, process in zip(configs, processes):
+            _, err = process.communicate()
+            if process.returncode:
+                failed.append(f'{os.path.basename(path)} (exit {process.returncode})')
+        if failed:
+            raise JobSpError(f'shapes failed: {", ".join(failed)}; logs in {self.output}')
+
+    def step_paste(self):
+        with open(os.path.join(self.sp_config, 'config_merge_sep_cats_template.ini')) as handle:
+            text = fill_merge_template(handle.read(), len(id_ranges(
+                1, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)))
+        if self.args.n_smp != -1:
+            text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
+        self.shapepipe_run(self.write_mod('config_merge_sep_cats.ini', text),
+                           'merge the shape catalogues of the ID ranges')
+        self.shapepipe_run(self.config_path(f'config_make_cat_{self.args.psf}.ini'),
+                           'final catalogues')
+
+    def step_upload(self):
+        import tarfile
+
+        tag = '_'.join(self.tiles)
+        groups = {'final_cat': '*/make_cat_runner/output/final_cat-*',
+                  'pipeline_flag': '*/mask_runner_run_1/output/pipeline_flag-???-???*',
+                  'logs': '*/logs/*'}
+        for name, pattern in groups.items():
+            files = glob.glob(os.path.join(self.output, pattern))
+            if not files:
+                raise JobSpError(f'upload: no file {pattern} in {self.output}')
+            tarball = os.path.join(self.run_dir, f'{name}_{tag}.tgz')
+            with tarfile.open(tarball, 'w:gz') as tar:
+                for path in files:
+                    tar.add(path, arcname=os.path.relpath(path, self.run_dir))
+            self.command(['vcp', f'--certfile={self.env["VM_HOME"]}/.ssl/cadcproxy.pem', tarball,
+                          f'vos:cfis/{self.args.output_dir}'], f'upload {name}')
+
+    # Record of finished steps (--resume) ----------------------------------
+    def _state_path(self):
+        return os.path.join(self.output, STATE_FILE)
+
+    def finished_steps(self):
+        """Steps finished for this set of tiles, from the state file."""
+        key = ','.join(sorted(self.tiles))
+        done = set()
+        if os.path.isfile(self._state_path()):
+            with open(self._state_path()) as handle:
+                for line in handle:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[1] == key and parts[2] == self.args.psf:
+                        done.add(int(parts[0]))
+        return done
+
+    def record(self, bit):
+        os.makedirs(self.output, exist_ok=True)
+        with open(self._state_path(), 'a') as handle:
+            handle.write(f'{bit} {",".join(sorted(self.tiles))} {self.args.psf}\n')
+
+    def run(self):
+        """Run the steps of ``-j`` in order; return the exit status."""
+        self.check()
+        os.makedirs(self.output, exist_ok=True)
+        done = self.finished_steps() if self.args.resume else set()
+        self.log(f'job_sp: {len(self.tiles)} tile(s) {" ".join(self.tiles)}, steps '
+                 f'{"+".join(str(b) for b, _ in STEPS if self.args.job & b)}, PSF {self.args.psf}')
+        for bit, name in STEPS:
+            if not self.args.job & bit:
+                continue
+            if bit in done:
+                self.log(f'step {bit} ({name}): done before, skipped (--resume)')
+                continue
+            start = time.monotonic()
+            getattr(self, 'step_' + name.replace(' ', '_'))()
+            self.timings[bit] = time.monotonic() - start
+            self.record(bit)
+            self.log(f'step {bit} ({name}): done in {self.timings[bit]:.1f} s')
+        return 0
+
+
+def main(argv=None):
+    """Entry point: exit 0 when every step succeeded, 1 on a failed step, 2 on a set-up error."""
+    args = parse_args(argv)
+    job = JobSp(args)
+    try:
+        return job.run()
+    except JobSpError as error:
+        print(f'job_sp: error: {error}', file=sys.stderr)
+        return 1 if job.timings or 'failed' in str(error) else 2
+    except ShapePipeError as error:
+        print(f'job_sp: error: {error}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -38,6 +38,7 @@ setup(
             'get_number_objects = shapepipe.commands.get_number_objects:main',
             'shapepipe_check_config = shapepipe.commands.check_config:main',
             'job_sp = shapepipe.commands.job_sp:main',
+            'post_proc_sp = shapepipe.commands.post_proc_sp:main',
         ],
     },
 )

@@ -15,9 +15,10 @@ def parse_args(argv=None):
         description='Simulate CFIS-like exposures and a tile, with star catalogues and truth.fits.')
     parser.add_argument('-o', '--output', required=True,
                         help='output directory (a $SP_RUN-style directory)')
-    parser.add_argument('--preset', default='demo', choices=('demo', 'cfis', 'test'),
+    parser.add_argument('--preset', default='demo', choices=('demo', 'cfis', 'test', 'tiles2x2'),
                         help='demo: 3 exposures x 4 CCDs, 0.1 deg tile; cfis: 40 CCDs, '
-                             'full 0.5 deg tile; test: tiny (default: demo)')
+                             'full 0.5 deg tile; test: tiny; tiles2x2: the corners of 4 '
+                             'neighbouring tiles sharing 2 exposures (default: demo)')
     parser.add_argument('--seed', type=int, help='random seed (same seed: identical files)')
     parser.add_argument('--tile', dest='tile_id', help='tile ID XXX.YYY (default 277.282)')
     parser.add_argument('--n-exposures', type=int, help='number of dithered exposures')
@@ -48,7 +49,12 @@ def main(argv=None):
             args.preset, seed=args.seed, tile_id=args.tile_id, n_exposures=args.n_exposures,
             ccds=args.ccds, tile_npix=args.tile_npix, g1=args.g1, g2=args.g2,
             rotated_pairs=args.rotated_pairs, shear_field=args.shear_field, n_jobs=args.n_jobs)
-        summary = simulate(args.output, settings, overwrite=args.overwrite)
+        if args.preset == 'tiles2x2':
+            from shapepipe.simulation.multi_tile import simulate_corner
+
+            summary = simulate_corner(args.output, settings, overwrite=args.overwrite)
+        else:
+            summary = simulate(args.output, settings, overwrite=args.overwrite)
     except ShapePipeError as error:
         print(f'shapepipe_simulate: error: {error}', file=sys.stderr)
         return 2

@@ -72,6 +72,10 @@ PRESETS = {
     'cfis': Settings(ccds=tuple(range(cfis.N_CCD)), tile_npix=cfis.TILE_NPIX),
     'test': Settings(n_exposures=2, ccds=(13,), tile_npix=600, galaxy_density=20.0,
                      star_density=6.0, galaxy_margin_arcmin=0.3),
+    # Four neighbouring tiles around a corner of the tiling, sharing the exposures
+    # (shapepipe.simulation.multi_tile); tile_npix is each partial tile's size.
+    'tiles2x2': Settings(n_exposures=2, ccds=(13,), tile_npix=400, galaxy_density=20.0,
+                         star_density=6.0, galaxy_margin_arcmin=0.3),
 }
 
 

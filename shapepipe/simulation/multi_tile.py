@@ -83,15 +83,7 @@ def simulate_corner(out_dir, settings, overwrite=False, log=print):
                                               tile_dirs[t]) for t in tiles]
         results = Parallel(n_jobs=settings.n_jobs, backend='loky')(tasks)
         ccd_parts, tile_parts = results[:-len(tiles)], results[-len(tiles):]
-        by_exposure = {}
-        for odometer, ccd, paths in ccd_parts:
-            by_exposure.setdefault(odometer, []).append((ccd, paths))
-        for exposure in exposures:
-            parts = sorted(by_exposure[exposure.odometer])
-            for kind in ('image', 'weight', 'flag'):
-                name = cfis.exposure_raw_name(exposure.odometer, kind)
-                single.assemble_mosaic(os.path.join(out_dir, 'input_exposures', name), exposure,
-                                       [paths[kind] for _, paths in parts])
+        single.write_mosaics(out_dir, exposures, ccd_parts)
         for tile, (image, weight) in zip(tiles, tile_parts):
             shutil.move(image, os.path.join(out_dir, 'input_tiles', cfis.tile_raw_name(tile)))
             shutil.move(weight, os.path.join(out_dir, 'input_tiles',

@@ -314,6 +314,20 @@ def assemble_mosaic(path, exposure, parts):
                     shutil.copyfileobj(handle, out)
 
 
+def write_mosaics(out_dir, exposures, ccd_parts):
+    """The image, weight and flag mosaics of every exposure in ``input_exposures``,
+    from :func:`render_ccd`'s ``(odometer, ccd, paths)`` results."""
+    by_exposure = {}
+    for odometer, ccd, paths in ccd_parts:
+        by_exposure.setdefault(odometer, []).append((ccd, paths))
+    for exposure in exposures:
+        parts = sorted(by_exposure[exposure.odometer])
+        for kind in ('image', 'weight', 'flag'):
+            name = cfis.exposure_raw_name(exposure.odometer, kind)
+            assemble_mosaic(os.path.join(out_dir, 'input_exposures', name), exposure,
+                            [paths[kind] for _, paths in parts])
+
+
 def write_truth(path, truth, exposures, epochs, tile_header, settings):
     """``truth.fits``: HDU TRUTH (one row per object) and HDU EXPOSURES."""
     table = Table({k: truth[k] for k in ('id', 'ra', 'dec', 'mag', 'flux', 'is_star', 'hlr',
@@ -403,15 +417,7 @@ def simulate(out_dir, settings, overwrite=False, log=print):
         tasks.append(delayed(render_tile)(settings, exposures, truth, epochs, header, workdir))
         results = Parallel(n_jobs=settings.n_jobs, backend='loky')(tasks)
         ccd_parts, (tile_image, tile_weight) = results[:-1], results[-1]
-        by_exposure = {}
-        for odometer, ccd, paths in ccd_parts:
-            by_exposure.setdefault(odometer, []).append((ccd, paths))
-        for exposure in exposures:
-            parts = sorted(by_exposure[exposure.odometer])
-            for kind in ('image', 'weight', 'flag'):
-                name = cfis.exposure_raw_name(exposure.odometer, kind)
-                assemble_mosaic(os.path.join(out_dir, 'input_exposures', name), exposure,
-                                [paths[kind] for _, paths in parts])
+        write_mosaics(out_dir, exposures, ccd_parts)
         shutil.move(tile_image, os.path.join(out_dir, 'input_tiles',
                                              cfis.tile_raw_name(settings.tile_id, 'image')))
         shutil.move(tile_weight, os.path.join(out_dir, 'input_tiles',

@@ -177,3 +177,21 @@ def test_get_number_objects(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out.strip() == '15'
     assert get_number_objects_main(['--run_log', 'missing.txt']) == 2
     assert 'missing.txt' in capsys.readouterr().err
+
+
+def test_split_names_equal_shapepipe_on_megacam_order(tmp_path):
+    """HDU i of a MegaCam mosaic holds ccd i-1, so naming by CCD number gives
+    ShapePipe's names (HDU index - 1); see docs/configuration.md."""
+    from shapepipe.modules.split_exp_package.split_exp import split_mosaic
+    from shapepipe.simulation.focal_plane import ccd_header
+
+    hdus = [fits.PrimaryHDU()]
+    for ccd in range(3):
+        header = ccd_header(ccd, 220.0, 51.0)
+        header['EXTNAME'] = f'ccd{ccd:02d}'
+        hdus.append(fits.ImageHDU(np.zeros((8, 8), np.float32), header=header))
+    path = tmp_path / 'image-2113737.fits'
+    fits.HDUList(hdus).writeto(path)
+    split_mosaic(str(path), str(tmp_path), 'image', '-2113737', 3)
+    shapepipe_names = [f'image-2113737-{index - 1}.fits' for index in range(1, 4)]
+    assert all((tmp_path / name).is_file() for name in shapepipe_names)

@@ -44,6 +44,11 @@ def peak_mb():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--workdir', default=None)
+    parser.add_argument('--split_preset', default='demo',
+                        help='simulator preset of the one-tile field of the shape-split '
+                             'comparison (the tiles2x2 corners hold too few objects)')
+    parser.add_argument('--only_split', action='store_true',
+                        help='only the shape-split comparison')
     args = parser.parse_args(argv)
     work = args.workdir or tempfile.mkdtemp(prefix='bench_job_sp_')
     sim = os.path.join(work, 'sim')
@@ -59,28 +64,44 @@ def main(argv=None):
         shutil.copytree(sim, path, symlinks=True)
         return path
 
+    if not args.only_split:
+        tiles_and_dedup(fresh, common, tiles)
+    split_field = os.path.join(work, f'split_{args.split_preset}')
+    subprocess.run([os.path.join(BIN, 'shapepipe_simulate'), '-o', split_field, '--preset',
+                    args.split_preset, '--overwrite'], check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(split_field, 'tile_numbers.txt')) as handle:
+        tile = handle.read().split()
+    wall, cpu = job_sp(split_field, common + tile)
+    print(f'1 tile ({args.split_preset} preset), job_sp -j 127: {wall:.1f} s wall, '
+          f'{cpu:.1f} s CPU, peak {peak_mb():.0f} MB')
+    shapes = {}
+    for n in (1, 2):
+        wall, cpu = job_sp(split_field, ['-j', '32', '--nsh_jobs', str(n)] + tile)
+        shapes[n] = wall
+        print(f'shape step, --nsh_jobs {n}: {wall:.1f} s wall, {cpu:.1f} s CPU, '
+              f'{cpu / wall:.2f} cores used')
+    print(f'shape-step split speed-up (2 jobs vs 1): {shapes[1] / shapes[2]:.2f}')
+    print(f'load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)')
+    return 0
+
+
+def tiles_and_dedup(fresh, common, tiles):
+    """4 tiles in one job against 4 one-tile jobs."""
     run4 = fresh('four')
     wall4, cpu4 = job_sp(run4, common + tiles)
     peak4 = peak_mb()
     print(f'4 tiles, one job_sp -j 127: {wall4:.1f} s wall, {cpu4:.1f} s CPU, '
           f'peak {peak4:.0f} MB')
-    singles = []
+    singles, cpus = [], []
     for tile in tiles:
         wall, cpu = job_sp(fresh(f'one_{tile}'), common + [tile])
         singles.append(wall)
+        cpus.append(cpu)
         print(f'1 tile {tile}, job_sp -j 127: {wall:.1f} s wall, {cpu:.1f} s CPU')
     print(f'peak of the one-tile jobs {peak_mb():.0f} MB')
     print(f'exposure de-duplication: 4 one-tile jobs {sum(singles):.1f} s / one 4-tile job '
-          f'{wall4:.1f} s = speed-up {sum(singles) / wall4:.2f}')
-    shapes = {}
-    for n in (1, 2):
-        wall, cpu = job_sp(run4, ['-j', '32', '--nsh_jobs', str(n)] + tiles)
-        shapes[n] = wall
-        print(f'shape step, 4 tiles, --nsh_jobs {n}: {wall:.1f} s wall, {cpu:.1f} s CPU, '
-              f'{cpu / wall:.2f} cores used')
-    print(f'shape-step split speed-up (2 jobs vs 1): {shapes[1] / shapes[2]:.2f}')
-    print(f'load average at the end: {os.getloadavg()[0]:.1f} (2 cores shared)')
-    return 0
+          f'{wall4:.1f} s = speed-up {sum(singles) / wall4:.2f} (CPU time: {sum(cpus):.1f} s / '
+          f'{cpu4:.1f} s = {sum(cpus) / cpu4:.2f})')
 
 
 if __name__ == '__main__':

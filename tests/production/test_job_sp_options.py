@@ -45,3 +45,26 @@ def test_bad_arguments(tmp_path, monkeypatch, capsys):
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         main(['-p', 'other', '277.282'])
+
+
+def test_resume_skips_finished_steps(tmp_path, monkeypatch):
+    monkeypatch.setattr(job_sp, 'network_available', lambda *a, **k: True)
+    calls = []
+    for name in ('retrieve', 'prepare', 'mask'):
+        monkeypatch.setattr(job_sp.JobSp, f'step_{name}',
+                            lambda self, name=name: calls.append(name))
+    args = parse_args(['-j', '7', '--star_cat_from', 'x.fits', '277.282', '278.282'])
+    first = job_sp.JobSp(args, run_dir=tmp_path, log=lambda line: None)
+    first.step_mask = lambda: (_ for _ in ()).throw(job_sp.JobSpError('mask failed'))
+    with pytest.raises(job_sp.JobSpError):
+        first.run()                                    # killed in step 4
+    assert calls == ['retrieve', 'prepare']
+    assert first.finished_steps() == {1, 2}
+    calls.clear()
+    resumed = job_sp.JobSp(parse_args(['-j', '7', '--resume', '--star_cat_from', 'x.fits',
+                                       '278.282', '277.282']), run_dir=tmp_path,
+                           log=lambda line: None)
+    assert resumed.run() == 0 and calls == ['mask']   # restarts where it stopped
+    other = job_sp.JobSp(parse_args(['-j', '7', '--resume', '--star_cat_from', 'x.fits',
+                                     '277.282']), run_dir=tmp_path, log=lambda line: None)
+    assert other.finished_steps() == set()            # other tiles: nothing finished

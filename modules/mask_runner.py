@@ -67,7 +67,7 @@ def mask_runner(input_file_list, run_dirs, file_number_string, config, module_co
 
     image, weight, flag, star_cat = _split_inputs(
         input_file_list, opts['USE_EXT_FLAG'], opts['USE_EXT_STAR'])
-    mask_config = read_mask_config(opts['MASK_CONFIG_PATH'])
+    mask_config = read_mask_config(opts['MASK_CONFIG_PATH'], log=w_log)
     if star_cat is not None and not os.path.isfile(star_cat):
         raise InputError(f'star catalogue {star_cat} not found', path=star_cat)
 

@@ -13,7 +13,7 @@ from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ng
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
-from shapepipe.pipeline.options import Option
+from shapepipe.options import Option, build_settings
 from shapepipe.pipeline.rng import make_rng
 
 # Input roles by file name (ShapePipe's order is the fallback).
@@ -49,16 +49,22 @@ def assign_roles(paths):
     numbering_scheme='-000-000',
     options=[
         Option('LOG_WCS', 'str', doc='Exposure header store (merge_headers_runner output)'),
-        Option('MAG_ZP', 'float', 30.0, 'Magnitude zero point of the flux-scaled stamps'),
-        Option('PIXEL_SCALE', 'float', 0.187, 'Exposure pixel scale [arcsec] (the centre prior '
-                                               'width is one pixel)'),
+        Option.for_field(Settings, 'mag_zp', 'MAG_ZP', 'float',
+                         'Magnitude zero point of the flux-scaled stamps'),
+        Option('PIXEL_SCALE', 'float', doc='Exposure pixel scale [arcsec] (ShapePipe key)',
+               ignored='each epoch\'s pixel scale comes from its WCS (the centre prior width '
+                       'is one pixel)'),
         Option('ID_OBJ_MIN', 'int', -1, 'Smallest object NUMBER measured (-1: no limit)'),
         Option('ID_OBJ_MAX', 'int', -1, 'Largest object NUMBER measured (-1: no limit)'),
-        Option('MEASUREMENT', 'str', 'gauss', 'gauss: joint Gaussian fit; moments: adaptive '
-                                                'moments', choices=('gauss', 'moments')),
-        Option('SHAPE_PRIOR_SIGMA', 'float', 0.4, 'Width of the BA shape prior'),
-        Option('METACAL_STEP', 'float', 0.01, 'Shear step of the 1p/1m/2p/2m images'),
-        Option('NTRY', 'int', 2, 'Fit attempts per object (new guesses after a failure)'),
+        Option.for_field(Settings, 'measurement', 'MEASUREMENT', 'str',
+                         'gauss: joint Gaussian fit; moments: adaptive moments',
+                         choices=('gauss', 'moments')),
+        Option.for_field(Settings, 'sigma_g', 'SHAPE_PRIOR_SIGMA', 'float',
+                         'Width of the BA shape prior'),
+        Option.for_field(Settings, 'step', 'METACAL_STEP', 'float',
+                         'Shear step of the 1p/1m/2p/2m images'),
+        Option.for_field(Settings, 'ntry', 'NTRY', 'int',
+                         'Fit attempts per object (new guesses after a failure)'),
         Option('BATCH_SIZE', 'int', 256, 'Objects measured together (memory ~ 2 MB each)'),
         Option('POSITION_PARAMS', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
                'Catalogue columns of the sky positions'),
@@ -88,9 +94,8 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     chosen = [int(n) for n in numbers
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
     geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS']))
-    settings = Settings(step=opts['METACAL_STEP'], mag_zp=opts['MAG_ZP'],
-                        measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
-                        ntry=max(1, opts['NTRY']))
+    settings = build_settings(Settings, ngmix_runner.runner_info.options, opts,
+                              ntry=max(1, opts['NTRY']))
     stores = {role: open_store(roles[role]) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []

@@ -8,7 +8,7 @@ import numpy as np
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.epochs import read_epochs
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
@@ -16,35 +16,16 @@ from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gath
 from shapepipe.options import Option, build_settings
 from shapepipe.pipeline.rng import make_rng
 
-# Input roles by file name (ShapePipe's order is the fallback).
-ROLE_WORDS = (('psf', 'psf'), ('background', 'bkg'), ('weight', 'weight'), ('flag', 'flag'))
-SHAPEPIPE_ORDER = ('catalog', 'image', 'background', 'psf', 'weight', 'flag')
-
-
-def assign_roles(paths):
-    """{'catalog', 'image', 'psf', 'weight', 'flag'[, 'background']} -> path."""
-    roles = {}
-    for path in paths:
-        name = os.path.basename(path).lower()
-        if name.endswith('.fits') and 'catalog' not in roles:
-            roles['catalog'] = path
-            continue
-        for role, word in ROLE_WORDS:
-            if (role in name or word in name) and role not in roles:
-                roles[role] = path
-                break
-        else:
-            roles.setdefault('image', path)
-    if len(roles) < 5 and len(paths) == len(SHAPEPIPE_ORDER):
-        roles = dict(zip(SHAPEPIPE_ORDER, paths))
-    return roles
-
-
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner', 'vignetmaker_runner', 'psfex_interp_runner'],
-    file_pattern=['tile_sexcat', 'image_vignet', 'galaxy_psf', 'weight_vignet', 'flag_vignet'],
-    file_ext=['.fits', '.sqlite', '.sqlite', '.sqlite', '.sqlite'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits', doc='tile catalogue with EPOCH HDUs'),
+            Input('image', 'image_vignet', '.sqlite'),
+            Input('background', 'background_vignet', '.sqlite', optional=True),
+            Input('psf', 'galaxy_psf', '.sqlite'),
+            Input('weight', 'weight_vignet', '.sqlite'),
+            Input('flag', 'flag_vignet', '.sqlite', optional=True, default=True)],
+    outputs=[Output('shapes', 'ngmix{num}.fits', 'fits', 'HDUs 1M 1P 2M 2P NOSHEAR')],
     depends=['numpy', 'scipy', 'galsim', 'numba', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[
@@ -75,11 +56,7 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     """Write ngmix{num}.fits (HDUs 1M 1P 2M 2P NOSHEAR) for the objects in the ID range."""
     opts = config.module_options(module_config_sec)
     where = config.where(module_config_sec)
-    roles = assign_roles(input_file_list)
-    missing = [r for r in ('catalog', 'image', 'psf', 'weight') if r not in roles]
-    if missing:
-        raise ConfigError(f'{where}FILE_PATTERN gives no {", ".join(missing)} input: list the '
-                          f'tile catalogue and the image, PSF, weight and flag stores')
+    roles = input_file_list.inputs
     if not opts['LOG_WCS']:
         raise ConfigError(f'{where}LOG_WCS is required (the merge_headers_runner store)')
     numbers, objects, _ = read_epochs(roles['catalog'])

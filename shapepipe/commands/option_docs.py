@@ -8,8 +8,8 @@ A table is generated between two marker comments::
 
 where SOURCE is ``pipeline`` (the pipeline sections of a config file),
 ``common`` (the keys every module section accepts), ``runner:NAME`` (a
-runner's declared options) or ``mask:SECTION`` (a section of the ``.mask``
-file). ``python -m shapepipe.commands.option_docs`` (``make docs``) rewrites
+runner's declared options), ``flow:NAME`` (its declared input roles and
+outputs) or ``mask:SECTION`` (a section of the ``.mask`` file). ``python -m shapepipe.commands.option_docs`` (``make docs``) rewrites
 the tables; ``--check`` only reports the tables that differ (exit status 1),
 which the test suite runs.
 """
@@ -53,10 +53,38 @@ def table(source):
     if kind == 'runner':
         from shapepipe.pipeline.module_registry import load_runner
         return markdown_table(load_runner(name).runner_info.options)
+    if kind == 'flow':
+        from shapepipe.pipeline.module_registry import load_runner
+        return flow_table(load_runner(name).runner_info)
     if kind == 'mask':
         from shapepipe.modules.mask_package.config_file import SECTIONS
         return markdown_table(SECTIONS[name])
     raise ValueError(f'unknown option-table source {source!r}')
+
+
+def flow_table(info):
+    """Tables of a runner's declared input roles and outputs."""
+    if not info.inputs:
+        lines = ['Inputs (no roles declared): FILE_PATTERN = '
+                 f'{", ".join(info.file_pattern) or "none"}; FILE_EXT = '
+                 f'{", ".join(info.file_ext) or "none"}.']
+    else:
+        lines = ['| input role | pattern | ext | when |', '|---|---|---|---|']
+        for inp in info.inputs:
+            when = [w for w in ('optional' if inp.optional else 'required',
+                                '' if inp.in_defaults else 'not in the default FILE_PATTERN',
+                                f'only if {inp.enabled_by} = True' if inp.enabled_by else '',
+                                inp.doc) if w]
+            lines.append(f'| `{inp.role}` | `{inp.pattern}` | `{inp.ext}` | {"; ".join(when)} |')
+    if info.outputs:
+        lines += ['', '| output | file name | format | note |', '|---|---|---|---|']
+        for out in info.outputs:
+            note = '; '.join(n for n in (out.doc, f'only if {out.when} is set' if out.when
+                                         else '') if n)
+            lines.append(f'| `{out.name}` | `{out.template}` | {out.format} | {note} |')
+    else:
+        lines += ['', 'Outputs: not declared (downstream inputs are not checked).']
+    return '\n'.join(lines)
 
 
 def render(text):

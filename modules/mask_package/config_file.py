@@ -20,53 +20,53 @@ PATH_KEYS = ('HALO_MASKMODEL_PATH', 'SPIKE_MASKMODEL_PATH', 'MESSIER_CAT_PATH', 
 
 NOT_NEEDED = 'masks are rasterised in Python, without external tools or temporary files'
 
+
+def _ignored(name, doc, reason=NOT_NEEDED):
+    """A ShapePipe key we do not need: accepted, a warning when set."""
+    return Option(name, doc=doc, ignored=reason)
+
+
+def _bright_star_keys(prefix, what, mag_lim, scale_factor, flag_value):
+    """The keys of [HALO_PARAMETERS] or [SPIKE_PARAMETERS]."""
+    return [
+        Option(f'{prefix}_MAKE', 'bool', False, f'flag {what} of bright stars'),
+        Option(f'{prefix}_MASKMODEL_PATH', 'str', None,
+               f'polygon template of the {what} at {prefix}_MAG_PIVOT'),
+        Option(f'{prefix}_MAG_LIM', 'float', mag_lim,
+               f'only stars brighter than this get a {what} mask'),
+        Option(f'{prefix}_SCALE_FACTOR', 'float', scale_factor,
+               f'template scale is 1 - {prefix}_SCALE_FACTOR * (mag - {prefix}_MAG_PIVOT)'),
+        Option(f'{prefix}_MAG_PIVOT', 'float', 13.8,
+               'magnitude at which the template is used as is'),
+        Option(f'{prefix}_FLAG_VALUE', 'int', flag_value, f'flag value of {what} pixels'),
+        Option(f'{prefix}_REG_FILE', doc='ShapePipe region-file name (ignored)',
+               ignored=NOT_NEEDED),
+    ]
+
+
 #: Declared keys per section.
 SECTIONS = {
     'PROGRAM_PATH': [
         Option('CDSCLIENT_PATH', 'str', 'findgsc2.2',
                'CDS client queried for GSC 2.2 stars when USE_EXT_STAR = False'),
-        Option('WW_PATH', doc='WeightWatcher executable (not needed: ignored)',
-               ignored=NOT_NEEDED),
-        Option('WW_CONFIG_FILE', doc='WeightWatcher config (not needed: ignored)',
-               ignored=NOT_NEEDED),
-        Option('STAR_CAT', doc='old spelling of the star catalogue input (ignored)',
-               ignored=NOT_NEEDED),
+        _ignored('WW_PATH', 'WeightWatcher executable'),
+        _ignored('WW_CONFIG_FILE', 'WeightWatcher config'),
+        _ignored('STAR_CAT', 'old spelling of the star catalogue input',
+                 'the star catalogue is an input file of mask_runner (USE_EXT_STAR = True)'),
     ],
     'BORDER_PARAMETERS': [
         Option('BORDER_MAKE', 'bool', False, 'flag a border of BORDER_WIDTH pixels'),
         Option('BORDER_WIDTH', 'int', 0, 'border width in pixels'),
         Option('BORDER_FLAG_VALUE', 'int', 4, 'flag value of border pixels'),
     ],
-    'HALO_PARAMETERS': [
-        Option('HALO_MAKE', 'bool', False, 'flag halos of bright stars'),
-        Option('HALO_MASKMODEL_PATH', 'str', None, 'polygon template of a halo at HALO_MAG_PIVOT'),
-        Option('HALO_MAG_LIM', 'float', 13.0, 'only stars brighter than this get a halo mask'),
-        Option('HALO_SCALE_FACTOR', 'float', 0.05,
-               'template scale is 1 - HALO_SCALE_FACTOR * (mag - HALO_MAG_PIVOT)'),
-        Option('HALO_MAG_PIVOT', 'float', 13.8, 'magnitude at which the template is used as is'),
-        Option('HALO_FLAG_VALUE', 'int', 2, 'flag value of halo pixels'),
-        Option('HALO_REG_FILE', doc='ShapePipe region-file name (ignored)',
-               ignored=NOT_NEEDED),
-    ],
-    'SPIKE_PARAMETERS': [
-        Option('SPIKE_MAKE', 'bool', False, 'flag diffraction spikes of bright stars'),
-        Option('SPIKE_MASKMODEL_PATH', 'str', None,
-               'polygon template of the spikes at SPIKE_MAG_PIVOT'),
-        Option('SPIKE_MAG_LIM', 'float', 18.0, 'only stars brighter than this get a spike mask'),
-        Option('SPIKE_SCALE_FACTOR', 'float', 0.3,
-               'template scale is 1 - SPIKE_SCALE_FACTOR * (mag - SPIKE_MAG_PIVOT)'),
-        Option('SPIKE_MAG_PIVOT', 'float', 13.8, 'magnitude at which the template is used as is'),
-        Option('SPIKE_FLAG_VALUE', 'int', 128, 'flag value of spike pixels'),
-        Option('SPIKE_REG_FILE', doc='ShapePipe region-file name (ignored)',
-               ignored=NOT_NEEDED),
-    ],
+    'HALO_PARAMETERS': _bright_star_keys('HALO', 'halos', 13.0, 0.05, 2),
+    'SPIKE_PARAMETERS': _bright_star_keys('SPIKE', 'diffraction spikes', 18.0, 0.3, 128),
     'MESSIER_PARAMETERS': [
         Option('MESSIER_MAKE', 'bool', False, 'flag discs around Messier objects'),
         Option('MESSIER_CAT_PATH', 'str', None, 'Messier catalogue (FITS table or ECSV)'),
         Option('MESSIER_SIZE_PLUS', 'float', 0.0, 'fractional increase of the disc radius'),
         Option('MESSIER_FLAG_VALUE', 'int', 16, 'flag value of Messier pixels'),
-        Option('MESSIER_PIXEL_SCALE', doc='old pixel-scale key (ignored: the WCS gives the scale)',
-               ignored=NOT_NEEDED),
+        _ignored('MESSIER_PIXEL_SCALE', 'old pixel-scale key', 'the WCS gives the pixel scale'),
     ],
     'NGC_PARAMETERS': [
         Option('NGC_MAKE', 'bool', False, 'flag discs around NGC objects'),
@@ -88,12 +88,9 @@ SECTIONS = {
         Option('EF_MAKE', 'bool', True, 'merge the input flag file (bitwise or) when one is given'),
     ],
     'OTHER': [
-        Option('TEMP_DIRECTORY', doc='ShapePipe temporary directory (ignored)',
-               ignored=NOT_NEEDED),
-        Option('KEEP_REG_FILE', doc='ShapePipe region files (ignored)',
-               ignored=NOT_NEEDED),
-        Option('KEEP_INDIVIDUAL_MASK', doc='ShapePipe individual masks (ignored)',
-               ignored=NOT_NEEDED),
+        _ignored('TEMP_DIRECTORY', 'ShapePipe temporary directory'),
+        _ignored('KEEP_REG_FILE', 'ShapePipe region files'),
+        _ignored('KEEP_INDIVIDUAL_MASK', 'ShapePipe individual masks'),
     ],
 }
 

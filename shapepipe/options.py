@@ -102,7 +102,8 @@ class Option:
             object.__setattr__(self, 'default', None)
 
     @classmethod
-    def for_field(cls, settings_class, field, name, type='str', doc='', **kwargs):
+    def for_field(cls, settings_class: type, field: str, name: str, type: str = 'str',
+                  doc: str = '', **kwargs) -> 'Option':
         """An option filling ``settings_class.field``, with that field's default.
 
         The default is written once, in the settings dataclass of the science
@@ -150,13 +151,13 @@ class Option:
                 value = allowed[str(value).lower()]
         return value
 
-    def kind(self):
+    def kind(self) -> str:
         """The type as shown to users, with the choices."""
         return self.type + (
             f', one of {", ".join(map(str, self.choices))}' if self.choices else ''
         )
 
-    def default_text(self):
+    def default_text(self) -> str:
         """The default as written in a config file ('' for none)."""
         default = self.default
         if default is None or default is REQUIRED:
@@ -228,7 +229,7 @@ def read_options(declared, raw, where, ignore=(), log=None):
     return values
 
 
-def build_settings(settings_class, declared, values, **extra):
+def build_settings(settings_class: type, declared, values: dict, **extra):
     """A settings object from the declared options that name one of its fields.
 
     Parameters
@@ -248,11 +249,11 @@ def build_settings(settings_class, declared, values, **extra):
     return settings_class(**kwargs)
 
 
-def _cell(text):
+def _cell(text) -> str:
     return str(text).replace('|', '\\|').replace('\n', ' ')
 
 
-def markdown_table(declared):
+def markdown_table(declared) -> str:
     """The key table of ``docs/*.md``: key, type, default, meaning."""
     if not declared:
         return 'No keys of its own.'

@@ -28,7 +28,7 @@ DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.absp
     __file__)))), 'docs')
 
 
-def _pipeline_table():
+def _pipeline_table() -> str:
     from shapepipe.pipeline.config import PIPELINE_OPTIONS
     parts = []
     for section, declared in PIPELINE_OPTIONS.items():
@@ -36,7 +36,7 @@ def _pipeline_table():
     return '\n\n'.join(parts)
 
 
-def table(source):
+def table(source: str) -> str:
     """The generated Markdown of one marker's SOURCE.
 
     Raises
@@ -62,7 +62,7 @@ def table(source):
     raise ValueError(f'unknown option-table source {source!r}')
 
 
-def flow_table(info):
+def flow_table(info) -> str:
     """Tables of a runner's declared input roles and outputs."""
     if not info.inputs:
         lines = ['Inputs (no roles declared): FILE_PATTERN = '
@@ -87,7 +87,7 @@ def flow_table(info):
     return '\n'.join(lines)
 
 
-def render(text):
+def render(text: str) -> str:
     """``text`` with every marked table regenerated."""
     out, pos = [], 0
     for match in BEGIN.finditer(text):
@@ -101,7 +101,7 @@ def render(text):
     return ''.join(out)
 
 
-def update(paths, check=False):
+def update(paths: list, check: bool = False) -> list:
     """Rewrite (or with ``check`` only compare) the files; return those that differ."""
     stale = []
     for path in paths:
@@ -116,7 +116,7 @@ def update(paths, check=False):
     return stale
 
 
-def main(argv=None):
+def main(argv: list = None) -> int:
     """Entry point: regenerate the tables of ``docs/*.md`` (or ``--check`` them)."""
     parser = argparse.ArgumentParser(prog='python -m shapepipe.commands.option_docs',
                                      description=__doc__.splitlines()[0])

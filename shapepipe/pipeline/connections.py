@@ -22,6 +22,7 @@ the others take the remaining roles in declaration order (ShapePipe's
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Optional, Sequence
 
 from shapepipe.errors import ConfigError
 
@@ -103,11 +104,11 @@ class Output:
             raise ValueError(f'output {self.name}: template {self.template!r} has no {{num}}')
 
     @property
-    def ext(self):
+    def ext(self) -> str:
         """The extension: what follows ``{num}`` in the template."""
         return self.template.split('{num}', 1)[1]
 
-    def bases(self, options):
+    def bases(self, options: dict) -> list:
         """The possible names before ``{num}``, as regular expressions."""
         base = self.template.split('{num}', 1)[0]
         parts, pos = [], 0
@@ -119,7 +120,7 @@ class Output:
         return [''.join(combo) for combo in itertools.product(*parts)]
 
 
-def _field_values(field, options):
+def _field_values(field: str, options: dict) -> list:
     """Regular expressions a template field can stand for."""
     if field == WILDCARD:
         return ['.*']
@@ -137,13 +138,14 @@ def _field_values(field, options):
     return ['']
 
 
-def input_patterns(inputs):
+def input_patterns(inputs: Sequence[Input]) -> tuple:
     """Default FILE_PATTERN and FILE_EXT of declared inputs (the non-optional ones)."""
     used = [inp for inp in inputs if inp.in_defaults]
     return [inp.pattern for inp in used], [inp.ext for inp in used]
 
 
-def assign_roles(inputs, patterns, options):
+def assign_roles(inputs: Sequence[Input], patterns: Sequence[tuple],
+                 options: dict) -> list:
     """The role of each (pattern, ext): a list as long as ``patterns`` (None: no role).
 
     A pattern equal to a declared pattern takes that role; the others take the
@@ -165,7 +167,7 @@ def assign_roles(inputs, patterns, options):
     return roles
 
 
-def missing_roles(inputs, roles, options):
+def missing_roles(inputs: Sequence[Input], roles: Sequence, options: dict) -> list:
     """Declared, required and enabled roles that no pattern takes."""
     taken = set(roles)
     return [inp for inp in inputs if inp.role not in taken and not inp.optional
@@ -178,12 +180,13 @@ class InputFiles(list):
     declares no inputs). For a serial runner each item is the list of one
     pattern's files, and so is each role's value."""
 
-    def __init__(self, files=(), roles=()):
+    def __init__(self, files: Sequence = (), roles: Sequence = ()):
         super().__init__(files)
         self.inputs = {role: path for role, path in zip(roles, files) if role is not None}
 
 
-def check_missing_roles(info, patterns, options, where=''):
+def check_missing_roles(info, patterns: Sequence[tuple], options: dict,
+                        where: str = '') -> list:
     """Raise when an enabled required role gets no file; return the roles."""
     if not info.inputs:
         return []
@@ -199,7 +202,8 @@ def check_missing_roles(info, patterns, options, where=''):
     return roles
 
 
-def output_matches(output, options, pattern, ext, correct_pattern=True):
+def output_matches(output: Output, options: dict, pattern: str, ext: str,
+                   correct_pattern: bool = True) -> bool:
     """Whether files of ``output`` can be found by an input ``pattern`` and ``ext``."""
     if output.when and output.when in options and not options[output.when]:
         return False
@@ -215,12 +219,14 @@ def output_matches(output, options, pattern, ext, correct_pattern=True):
     return False
 
 
-def _example(base):
+def _example(base: str) -> str:
     """A name matched by a base regular expression without wildcards."""
     return re.sub(r'\\(.)', r'\1', base)
 
 
-def check_connection(run_name, where, info, patterns, roles, upstream, correct_pattern=True):
+def check_connection(run_name: str, where: str, info, patterns: Sequence[tuple],
+                     roles: Sequence, upstream: list,
+                     correct_pattern: bool = True) -> Optional[str]:
     """One line naming the input and the upstream outputs when an input matches none.
 
     Parameters
@@ -248,12 +254,12 @@ def check_connection(run_name, where, info, patterns, roles, upstream, correct_p
     return None
 
 
-def _shown(output, options):
+def _shown(output: Output, options: dict) -> str:
     names = [_example(b).replace('.*', '*') for b in output.bases(options)]
     return ', '.join(f'{n}{{num}}{output.ext}' for n in names)
 
 
-def describe_inputs(info):
+def describe_inputs(info) -> list:
     """``role=pattern*ext`` items of a runner's declared inputs."""
     items = []
     for inp in info.inputs:
@@ -265,13 +271,13 @@ def describe_inputs(info):
     return items
 
 
-def describe_outputs(info):
+def describe_outputs(info) -> list:
     """``name=template [format]`` items of a runner's declared outputs."""
     return [f'{out.name}={out.template} [{out.format}]' + (f' (if {out.when})' if out.when else '')
             for out in info.outputs]
 
 
-def check_pipeline(config, module_runs, props):
+def check_pipeline(config, module_runs: list, props: dict) -> None:
     """Before any job: every declared, enabled input role has a pattern, and
     every input of a module that comes from earlier modules of this pipeline
     which all declare outputs matches one of those outputs.
@@ -306,7 +312,7 @@ def check_pipeline(config, module_runs, props):
             raise ConfigError(problem)
 
 
-def data_flow(module_runs, props, config):
+def data_flow(module_runs: list, props: dict, config) -> list:
     """Lines showing, for each module run, its inputs (role, pattern, where
     from) and its declared outputs."""
     from shapepipe.pipeline.plan import input_directory_entries

@@ -60,7 +60,8 @@ def test_render_replaces_only_between_markers():
     text = ('intro\n<!-- BEGIN option-table runner:ngmix_runner -->\nold\n'
             '<!-- END option-table -->\nafter\n')
     out = render(text)
-    assert out.startswith('intro\n<!-- BEGIN') and out.endswith('<!-- END option-table -->\nafter\n')
+    assert out.startswith('intro\n<!-- BEGIN')
+    assert out.endswith('<!-- END option-table -->\nafter\n')
     assert '| `METACAL_STEP` | float | 0.01 |' in out and 'old' not in out
     assert render(out) == out
     with pytest.raises(ValueError, match='unknown option-table'):

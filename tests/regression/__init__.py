@@ -35,13 +35,13 @@ TOLERANCES = {}
 """Per-column ``(rtol, atol)`` overrides, by column name."""
 
 
-def _table_hdus(path):
+def _table_hdus(path: str) -> dict:
     with fits.open(path) as hdul:
         return {(hdu.name or str(i)): hdu.data for i, hdu in enumerate(hdul)
                 if isinstance(hdu, fits.BinTableHDU)}
 
 
-def compare_column(name, new, ref):
+def compare_column(name: str, new, ref) -> str:
     """A one-line difference of one column, or None when within tolerance."""
     new, ref = np.asarray(new), np.asarray(ref)
     if new.shape != ref.shape:
@@ -66,7 +66,7 @@ def compare_column(name, new, ref):
     return None
 
 
-def compare_catalogues(new_path, ref_path):
+def compare_catalogues(new_path: str, ref_path: str) -> list:
     """Lines naming every HDU and column of ``new_path`` that differs from ``ref_path``."""
     new, ref = _table_hdus(new_path), _table_hdus(ref_path)
     problems = []

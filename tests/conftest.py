@@ -19,7 +19,9 @@ GOLD = os.path.join(REPO, 'example', 'GOLD')
 
 def tool_env(**env):
     """``os.environ`` with the venv's ``bin/`` first on ``PATH``, plus ``env``."""
-    return dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''), **env)
+    full = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
+    full.update(env)
+    return full
 
 
 def run_shapepipe(args, cwd, env=None, timeout=120):

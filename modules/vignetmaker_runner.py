@@ -72,9 +72,9 @@ def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
     inputs=[Input('catalog', 'tile_sexcat', '.fits'),
             Input('image', 'CFIS_weight', '.fits', optional=True, default=True,
                   doc='MODE = CLASSIC: the image cut into stamps')],
-    outputs=[Output('stamps', '{PREFIX}_vignet{num}.fits', 'fits', 'MODE = CLASSIC'),
+    outputs=[Output('stamps', '{PREFIX}_vignet{num}.fits', 'fits', when='MODE=CLASSIC'),
              Output('stamp_stores', '{ME_IMAGE_PATTERN}_vignet{num}.sqlite', 'sqlite',
-                    'MODE = MULTI-EPOCH')],
+                    when='MODE=MULTI-EPOCH')],
     depends=['numpy', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[

@@ -79,8 +79,9 @@ def flow_table(info) -> str:
     if info.outputs:
         lines += ['', '| output | file name | format | note |', '|---|---|---|---|']
         for out in info.outputs:
-            note = '; '.join(n for n in (out.doc, f'only if {out.when} is set' if out.when
-                                         else '') if n)
+            when = out.when and (f'only if {out.when}' if '=' in out.when else
+                                 f'only if {out.when} is set')
+            note = '; '.join(n for n in (out.doc, when) if n)
             lines.append(f'| `{out.name}` | `{out.template}` | {out.format} | {note} |')
     else:
         lines += ['', 'Outputs: not declared (downstream inputs are not checked).']

@@ -89,8 +89,9 @@ class Output:
     doc : str
         One line for templates and docs.
     when : str, optional
-        An option of the runner: the output is written only when it is set
-        (true or non-empty).
+        ``KEY``: the output is written only when the runner's option KEY is
+        set (true or non-empty); ``KEY=VALUE``: only when KEY has that value
+        (case-insensitive).
     """
 
     name: str
@@ -102,6 +103,17 @@ class Output:
     def __post_init__(self):
         if '{num}' not in self.template:
             raise ValueError(f'output {self.name}: template {self.template!r} has no {{num}}')
+
+    def written(self, options: dict) -> bool:
+        """Whether a module with these option values writes this output."""
+        if not self.when:
+            return True
+        key, _, value = self.when.partition('=')
+        if key not in options:
+            return True
+        if value:
+            return str(options[key]).lower() == value.lower()
+        return bool(options[key])
 
     @property
     def ext(self) -> str:
@@ -205,7 +217,7 @@ def check_missing_roles(info, patterns: Sequence[tuple], options: dict,
 def output_matches(output: Output, options: dict, pattern: str, ext: str,
                    correct_pattern: bool = True) -> bool:
     """Whether files of ``output`` can be found by an input ``pattern`` and ``ext``."""
-    if output.when and output.when in options and not options[output.when]:
+    if not output.written(options):
         return False
     if output.ext != ext:
         return False
@@ -245,7 +257,8 @@ def check_connection(run_name: str, where: str, info, patterns: Sequence[tuple],
         if any(output_matches(out, opts, pattern, ext, correct_pattern)
                for _, up, opts in upstream for out in up.outputs):
             continue
-        offered = '; '.join(f'{name}: ' + ', '.join(_shown(out, opts) for out in up.outputs)
+        offered = '; '.join(f'{name}: ' + (', '.join(_shown(out, opts) for out in up.outputs
+                                                     if out.written(opts)) or 'none')
                             for name, up, opts in upstream)
         label = f'input {role!r}' if role else 'input'
         return (f'{where}{run_name} {label} {pattern}*{ext} matches no declared output of '
@@ -326,7 +339,8 @@ def data_flow(module_runs: list, props: dict, config) -> list:
         inputs = ', '.join(f'{role}={p}*{e}' if role else f'{p}*{e}'
                            for (p, e), role in zip(prop.patterns, roles))
         lines.append(f'{run.name}: {inputs} <- {sources}')
-        if run.info.outputs:
-            lines.append(f'{" " * len(run.name)}  -> ' + ', '.join(
-                _shown(out, prop.options) for out in run.info.outputs))
+        shown = [_shown(out, prop.options) for out in run.info.outputs
+                 if out.written(prop.options)]
+        if shown:
+            lines.append(f'{" " * len(run.name)}  -> ' + ', '.join(shown))
     return lines

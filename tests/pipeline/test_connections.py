@@ -104,6 +104,14 @@ def test_output_templates_resolve_options():
     assert output_matches(split, {'OUTPUT_SUFFIX': ['image', 'weight']}, 'weight', '.fits')
     assert not output_matches(split, {'OUTPUT_SUFFIX': ['image']}, 'flag', '.fits')
     assert output_matches(Output('m', '{*}{num}.psf'), {}, 'star_split_ratio_80', '.psf')
+    classic = Output('stamps', '{PREFIX}_vignet{num}.fits', when='MODE=CLASSIC')
+    assert output_matches(classic, {'MODE': 'classic', 'PREFIX': 'weight'}, 'weight_vignet',
+                          '.fits')
+    assert not output_matches(classic, {'MODE': 'MULTI-EPOCH', 'PREFIX': 'weight'},
+                              'weight_vignet', '.fits')
+    checks = Output('check', '{*}{num}.fits', when='CHECKIMAGE')
+    assert not output_matches(checks, {'CHECKIMAGE': []}, 'x', '.fits')
+    assert output_matches(checks, {'CHECKIMAGE': ['BACKGROUND']}, 'x', '.fits')
     with pytest.raises(ValueError, match='num'):
         Output('x', 'no_number.fits')
     with pytest.raises(ValueError, match='either inputs or file_pattern'):

@@ -98,8 +98,9 @@ def module_runner(
     description : str, optional
         One line for ``shapepipe_run -l``; defaults to the docstring's first line.
     inputs : sequence of Input, optional
-        Input roles; their non-optional patterns and extensions are the
-        default ``file_pattern``/``file_ext`` (which must then be omitted).
+        Input roles; the patterns and extensions of those in the defaults
+        (not optional, or ``default=True``) are the default
+        ``file_pattern``/``file_ext`` (which must then be omitted).
     outputs : sequence of Output, optional
         The files a job writes; inputs of downstream modules are checked
         against them before any job starts.
@@ -116,6 +117,11 @@ def module_runner(
         if file_pattern or file_ext:
             raise ValueError('declare either inputs or file_pattern/file_ext, not both')
         file_pattern, file_ext = input_patterns(inputs)
+    names = {opt.name for opt in options}
+    for key in [inp.enabled_by for inp in inputs] + [
+            (out.when or '').partition('=')[0] for out in outputs]:
+        if key and key not in names:
+            raise ValueError(f'enabled_by/when names {key}, which is not a declared option')
 
     def decorator(func):
         doc = (func.__doc__ or '').strip().splitlines()

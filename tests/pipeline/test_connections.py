@@ -116,6 +116,8 @@ def test_output_templates_resolve_options():
         Output('x', 'no_number.fits')
     with pytest.raises(ValueError, match='either inputs or file_pattern'):
         module_runner(inputs=[Input('a', 'a')], file_pattern='a')
+    with pytest.raises(ValueError, match='WEIGHT_IMAGES, which is not a declared option'):
+        module_runner(inputs=[Input('w', 'w', enabled_by='WEIGHT_IMAGES')])
 
 
 def test_mismatched_input_stops_the_run_naming_both(toy):

@@ -5,12 +5,13 @@ import os
 from astropy.io import fits
 
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
-from shapepipe.io.atomic import atomic_path
+from shapepipe.io.atomic import atomic_paths
+from shapepipe.io.tool_args import tool_paths
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
-    CHECK_TYPES, build_command, header_value, output_names,
+    CHECK_TYPES, build_command, numeric_header_value, output_names,
 )
 from shapepipe.pipeline.execute import execute, find_executable
 from shapepipe.pipeline.options import Option
@@ -73,23 +74,35 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
     if executable is None:
         raise ExecutableError(f'Source Extractor ({opts["EXEC_PATH"]}) not found: sudo apt-get '
                               f'install source-extractor')
-    zero_point = header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
-    background = header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
-    catalog, checks = output_names(run_dirs['output'], prefix, file_number_string,
-                                   opts['CHECKIMAGE'])
-    with atomic_path(catalog) as tmp:
+    zero_point = numeric_header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
+    background = numeric_header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
+    output_dir = run_dirs['output']
+    catalog, checks = output_names(output_dir, prefix, file_number_string, opts['CHECKIMAGE'])
+    # The catalogue and check images appear together under their final names
+    # once Source Extractor succeeded, or not at all (failure, timeout, Ctrl-C).
+    with atomic_paths([catalog] + checks) as temps, tool_paths(output_dir) as arg:
         command = build_command(
-            executable, image, tmp, opts['DOT_SEX_FILE'], opts['DOT_PARAM_FILE'],
-            opts['DOT_CONV_FILE'], weight=optional.get('WEIGHT_IMAGE'),
-            flag=optional.get('FLAG_IMAGE'), psf=optional.get('PSF_FILE'),
-            detection_image=optional.get('DETECTION_IMAGE'),
-            detection_weight=optional.get('DETECTION_WEIGHT'), zero_point=zero_point,
-            background=background, check_types=opts['CHECKIMAGE'], check_names=checks)
-        stdout, stderr = execute(command)
-        if not os.path.isfile(tmp):
+            executable, arg(image), arg(temps[0]), arg(opts['DOT_SEX_FILE']),
+            arg(opts['DOT_PARAM_FILE']), arg(opts['DOT_CONV_FILE']),
+            weight=arg(optional.get('WEIGHT_IMAGE')), flag=arg(optional.get('FLAG_IMAGE')),
+            psf=arg(optional.get('PSF_FILE')),
+            detection_image=arg(optional.get('DETECTION_IMAGE')),
+            detection_weight=arg(optional.get('DETECTION_WEIGHT')), zero_point=zero_point,
+            background=background, check_types=opts['CHECKIMAGE'],
+            check_names=[arg(t) for t in temps[1:]], cwd=output_dir)
+        stdout, stderr = execute(command, cwd=output_dir)
+        if not os.path.isfile(temps[0]):
             raise ModuleError(f'Source Extractor wrote no catalogue for {image}: {stderr[-300:]}')
-        with fits.open(tmp) as hdul:
-            n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
+        missing = [c for c, t in zip(checks, temps[1:]) if not os.path.isfile(t)]
+        if missing:
+            raise ModuleError(f'Source Extractor wrote no check image {missing[0]} for {image}: '
+                              f'{stderr[-300:]}')
+        try:
+            with fits.open(temps[0]) as hdul:
+                n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
+        except (OSError, ValueError) as error:
+            raise ModuleError(f'Source Extractor wrote an unreadable catalogue for {image} '
+                              f'({error})') from None
     w_log.info('%d objects in %s', n_objects, catalog)
     if opts['MAKE_POST_PROCESS']:
         headers = read_exposure_headers(opts['LOG_WCS'])

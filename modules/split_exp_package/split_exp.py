@@ -32,7 +32,8 @@ def ccd_number(hdu, index):
     return index
 
 
-def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None):
+def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None,
+                 group=None):
     """Write ``{suffix}{number}-{ccd}.fits`` for every CCD of a mosaic.
 
     Parameters
@@ -45,6 +46,10 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
         Output pixel type (int16 for flags).
     header_list : list, optional
         When given, receives ``{'ccd', 'WCS', 'header'}`` per CCD (SIP WCS).
+    group : shapepipe.io.atomic.AtomicGroup, optional
+        When given, the CCD files are written under its temporary names and
+        appear only when the whole group succeeds (no partial exposure);
+        otherwise each CCD file is written atomically on its own.
 
     Raises
     ------
@@ -58,7 +63,12 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
                          f'regenerate it', path=path) from None
     written = []
     with hdul:
-        hdus = ccd_hdus(hdul, path)
+        try:
+            hdus = ccd_hdus(hdul, path)
+        except (OSError, ValueError, TypeError) as error:
+            raise InputError(f'{path}: HDU {len(hdul) + 1} cannot be read ({error}); the file '
+                             f'is corrupt or truncated: re-download or regenerate it',
+                             path=path) from None
         if len(hdus) < n_hdu:
             raise InputError(f'{path} has {len(hdus)} CCD HDUs but N_HDU = {n_hdu}: set N_HDU '
                              f'to the number of CCDs in the mosaic or replace the file', path=path)
@@ -67,7 +77,8 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
                 data = hdu.data
             except (OSError, ValueError, TypeError) as error:
                 raise InputError(f'{path}: HDU {index + 1} cannot be read ({error}); the file '
-                                 f'is corrupt or truncated', path=path) from None
+                                 f'is corrupt or truncated: re-download or regenerate it',
+                                 path=path) from None
             if data is None:
                 raise InputError(f'{path}: HDU {index + 1} holds no image', path=path)
             ccd = ccd_number(hdu, index)
@@ -77,8 +88,11 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
             if dtype is not None:
                 data = data.astype(dtype)
             out = os.path.join(output_dir, f'{suffix}{number}-{ccd}.fits')
-            with atomic_path(out) as tmp:
-                fits.PrimaryHDU(data, header=header).writeto(tmp)
+            if group is not None:
+                fits.PrimaryHDU(data, header=header).writeto(group.temporary(out))
+            else:
+                with atomic_path(out) as tmp:
+                    fits.PrimaryHDU(data, header=header).writeto(tmp)
             written.append(out)
             del data
             del hdu.data          # drop the decompressed CCD: memory stays at one CCD

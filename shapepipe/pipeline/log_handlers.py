@@ -2,8 +2,9 @@
 
 The standard handler prints "--- Logging error ---" and a traceback for every
 message it cannot write (a full disk mid-run floods the console). This one
-prints one line naming the log file and the reason at the first failure, and
-drops the following messages of that file silently.
+prints one line naming the log file and the reason at the first failure in the
+process (a full disk fails every log at once), and drops messages it cannot
+write silently afterwards.
 """
 
 import logging
@@ -13,12 +14,13 @@ import sys
 class OneLineFileHandler(logging.FileHandler):
     """``logging.FileHandler`` whose write errors give one line on stderr."""
 
-    failed = False
+    reported = False
+    """Set (on the class) once a failure was reported in this process."""
 
     def handleError(self, record):
-        if self.failed:
+        if OneLineFileHandler.reported:
             return
-        self.failed = True
+        OneLineFileHandler.reported = True
         error = sys.exc_info()[1]
         reason = getattr(error, 'strerror', None) or error
         print(f'shapepipe_run: cannot write the log {self.baseFilename}: {reason}; its later '

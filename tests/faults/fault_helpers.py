@@ -104,7 +104,8 @@ def temporary_leftovers(directory):
 
 
 def star_field(path, n_stars=60, size=400, seed=3, header=None):
-    """A small CCD image of Gaussian stars on noise (Source Extractor and PSFEx input)."""
+    """A small CCD image of Gaussian stars on noise (Source Extractor and PSFEx
+    input), with its flag map ``flag-N.fits`` (all zero) beside it."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:size, 0:size]
     image = rng.normal(0.0, 5.0, (size, size))
@@ -120,17 +121,21 @@ def star_field(path, n_stars=60, size=400, seed=3, header=None):
     for key, value in (header or {}).items():
         hdr[key] = value
     fits.PrimaryHDU(image.astype(np.float32), header=hdr).writeto(path)
+    flag = os.path.join(os.path.dirname(path), os.path.basename(path).replace('image', 'flag'))
+    fits.PrimaryHDU(np.zeros((size, size), np.int16)).writeto(flag)
     return path
 
 
 def sextractor_config(tmp_path, input_dir, output_dir, sextractor_extra='', job='',
-                      modules='sextractor_runner', more=''):
-    """A config running Source Extractor on ``image-N.fits`` files of ``input_dir``."""
-    sex = os.path.join(GOLD, 'sextractor_default')
+                      modules='sextractor_runner', more='', sex_dir=None):
+    """A config running Source Extractor on ``image-N.fits`` and ``flag-N.fits``
+    files of ``input_dir``."""
+    sex = sex_dir or os.path.join(GOLD, 'sextractor_default')
     text = (f'[DEFAULT]\nVERBOSE = False\n[EXECUTION]\nMODULE = {modules}\n'
             f'[FILE]\nINPUT_DIR = {input_dir}\nOUTPUT_DIR = {output_dir}\n'
             f'[JOB]\nSMP_BATCH_SIZE = 1\n{job}\n'
-            f'[SEXTRACTOR_RUNNER]\nFILE_PATTERN = image\nFILE_EXT = .fits\n'
+            f'[SEXTRACTOR_RUNNER]\nFILE_PATTERN = image, flag\nFILE_EXT = .fits\n'
+            f'FLAG_IMAGE = True\n'
             f'NUMBERING_SCHEME = -0\n'
             f'DOT_SEX_FILE = {sex}/default_exp.sex\nDOT_PARAM_FILE = {sex}/default.param\n'
             f'DOT_CONV_FILE = {sex}/default.conv\nCHECKIMAGE = BACKGROUND\n'

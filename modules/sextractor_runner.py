@@ -6,6 +6,7 @@ from astropy.io import fits
 
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
 from shapepipe.io.atomic import atomic_paths
+from shapepipe.io.epochs import open_object_store
 from shapepipe.io.tool_args import tool_paths
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
@@ -76,6 +77,13 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
                               f'install source-extractor')
     zero_point = numeric_header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
     background = numeric_header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
+    headers = None
+    if opts['MAKE_POST_PROCESS']:
+        # Checked with sqlite first: a locked or corrupt store is one line, not
+        # a traceback from sqlitedict's thread.
+        open_object_store(opts['LOG_WCS'], 'exposure header store',
+                          'rerun merge_headers_runner or fix LOG_WCS').close()
+        headers = read_exposure_headers(opts['LOG_WCS'])
     output_dir = run_dirs['output']
     catalog, checks = output_names(output_dir, prefix, file_number_string, opts['CHECKIMAGE'])
     # The catalogue and check images appear together under their final names
@@ -103,10 +111,11 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
         except (OSError, ValueError) as error:
             raise ModuleError(f'Source Extractor wrote an unreadable catalogue for {image} '
                               f'({error})') from None
+        if headers is not None:
+            # Post-processed before the rename: a tile catalogue without its
+            # EPOCH HDUs never appears under the final name.
+            used = post_process(temps[0], image, headers, opts['WORLD_POSITION'],
+                                opts['CCD_SIZE'], log=w_log)
+            w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))
     w_log.info('%d objects in %s', n_objects, catalog)
-    if opts['MAKE_POST_PROCESS']:
-        headers = read_exposure_headers(opts['LOG_WCS'])
-        used = post_process(catalog, image, headers, opts['WORLD_POSITION'], opts['CCD_SIZE'],
-                            log=w_log)
-        w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))
     return stdout or f'{n_objects} objects', stderr

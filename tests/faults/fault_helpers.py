@@ -49,16 +49,6 @@ def run_main(config_path, capsys):
     return status, lines, captured.out
 
 
-def run_cli(args, cwd, env=None, timeout=120, start_new_session=False):
-    """Run ``shapepipe_run`` in a subprocess; return the CompletedProcess."""
-    full_env = dict(os.environ)
-    full_env['PATH'] = BIN + os.pathsep + full_env.get('PATH', '')
-    full_env.update(env or {})
-    return subprocess.run([os.path.join(BIN, 'shapepipe_run')] + list(args), cwd=cwd,
-                          env=full_env, capture_output=True, text=True, timeout=timeout,
-                          start_new_session=start_new_session)
-
-
 def assert_one_error_line(status, lines, *fragments, expected_status=2):
     """Exit status, exactly one stderr line, no traceback, the line names ``fragments``."""
     assert status == expected_status, lines
@@ -157,3 +147,9 @@ def run_dir_of(output_dir):
     runs = [d for d in os.listdir(output_dir) if os.path.isdir(os.path.join(output_dir, d))]
     assert len(runs) == 1, runs
     return os.path.join(output_dir, runs[0])
+
+
+def main_log(output_dir):
+    """The text of the main log of the one run under ``output_dir``."""
+    with open(os.path.join(run_dir_of(output_dir), 'logs', 'shapepipe.log')) as handle:
+        return handle.read()

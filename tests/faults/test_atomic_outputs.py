@@ -18,7 +18,7 @@ from shapepipe.pipeline.file_matching import find_pattern_files
 from shapepipe.simulation.focal_plane import ccd_header
 
 from .fault_helpers import (
-    GOLD, fake_executable, files_under, run_cli, run_dir_of, run_main, sextractor_config,
+    BIN, GOLD, fake_executable, files_under, main_log, run_dir_of, run_main, sextractor_config,
     star_field, temporary_leftovers, write_config,
 )
 
@@ -43,11 +43,6 @@ touch "{marker}"
 
 def module_output(output_dir, module='sextractor_runner'):
     return os.path.join(run_dir_of(output_dir), module, 'output')
-
-
-def main_log(output_dir):
-    with open(os.path.join(run_dir_of(output_dir), 'logs', 'shapepipe.log')) as handle:
-        return handle.read()
 
 
 def test_sextractor_and_psfex_with_spaces_in_every_path(tmp_path, capsys):
@@ -161,7 +156,6 @@ def test_ctrl_c_during_sextractor_leaves_no_output(tmp_path):
     output = tmp_path / 'out'
     config = sextractor_config(tmp_path, inputs, output, sextractor_extra=f'EXEC_PATH = {fake}')
     env = dict(os.environ, PATH=os.path.dirname(fake) + os.pathsep + os.environ['PATH'])
-    from .fault_helpers import BIN
     proc = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c', config], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -188,7 +182,6 @@ def test_killed_job_leaves_only_hidden_temporaries_that_inputs_ignore(tmp_path):
                                                                       then='exec sleep 30'))
     output = tmp_path / 'out'
     config = sextractor_config(tmp_path, inputs, output, sextractor_extra=f'EXEC_PATH = {fake}')
-    from .fault_helpers import BIN
     proc = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c', config], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)

@@ -2,14 +2,17 @@
 written mid-run (one line, not a "--- Logging error ---" dump per message)."""
 
 import errno
+import logging
 import os
+import sqlite3
 from collections import namedtuple
 
 from shapepipe.pipeline import preflight as preflight_module
 from shapepipe.pipeline.log_handlers import OneLineFileHandler
 
 from .fault_helpers import (
-    assert_one_error_line, files_under, read_only, run_main, toy_config,
+    assert_one_error_line, files_under, main_log, read_only, run_main, sextractor_config,
+    star_field, toy_config,
 )
 
 
@@ -86,7 +89,6 @@ def test_log_write_errors_mid_run_are_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_one_line_handler_reports_once(tmp_path, capsys, monkeypatch):
-    import logging
     monkeypatch.setattr(OneLineFileHandler, 'reported', False)
     handlers = [OneLineFileHandler('/dev/full') for _ in range(3)]
     logger = logging.Logger('fault-test')
@@ -98,3 +100,47 @@ def test_one_line_handler_reports_once(tmp_path, capsys, monkeypatch):
         handler.close()
     err = capsys.readouterr().err
     assert err.count('\n') == 1 and 'cannot write the log /dev/full' in err
+
+
+def test_spaces_in_input_and_output_dirs_and_links(tmp_path, capsys):
+    """The run log, ``last:`` links and executables' arguments with spaces."""
+    project = tmp_path / 'my project'
+    project.mkdir()
+    config = toy_config(project, module='python_example_runner, execute_example_runner',
+                        output_dir=str(project / 'run output'))
+    status, lines, _ = run_main(config, capsys)
+    assert status == 0 and lines == []
+    config2 = toy_config(
+        project, module='execute_example_runner', output_dir=str(project / 'run output'),
+        extra='[EXECUTE_EXAMPLE_RUNNER]\nINPUT_DIR = last:python_example_runner\n')
+    status, lines, _ = run_main(config2, capsys)
+    assert status == 0 and lines == []
+    outputs = [f for f in files_under(project / 'run output')
+               if f.endswith('.txt') and 'execute_example_runner/output' in f]
+    assert len(outputs) == 4                         # two runs, two numbers each
+    text = open(project / 'run output' / outputs[0]).read()
+    assert text == 'value: 1 and a\n'
+
+
+def test_locked_header_store_fails_the_job_in_one_line(tmp_path, capsys):
+    """A header store locked by another process (a merge_headers still writing)."""
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    star_field(inputs / 'image-1.fits', n_stars=10)
+    store = tmp_path / 'log_exp_headers.sqlite'
+    writer = sqlite3.connect(store)
+    writer.execute('CREATE TABLE unnamed (key TEXT PRIMARY KEY, value BLOB)')
+    writer.commit()
+    writer.execute('BEGIN EXCLUSIVE')
+    output = tmp_path / 'out'
+    config = sextractor_config(tmp_path, inputs, output,
+                               sextractor_extra=f'MAKE_POST_PROCESS = True\nLOG_WCS = {store}')
+    try:
+        status, lines, _ = run_main(config, capsys)
+    finally:
+        writer.close()
+    assert status == 1 and lines == []                 # no thread traceback on stderr
+    errors = [line for line in main_log(output).splitlines() if 'ERROR' in line]
+    assert len(errors) == 1
+    assert f'{store}: cannot open the exposure header store (database is locked)' in errors[0]
+    assert files_under(output / os.listdir(output)[0] / 'sextractor_runner' / 'output') == []

@@ -146,7 +146,9 @@ def test_failed_rerun_keeps_the_complete_outputs_of_an_earlier_run(tmp_path, cap
     assert after == before and len(before) == 2
 
 
-def test_ctrl_c_during_sextractor_leaves_no_output(tmp_path):
+def start_with_hanging_sextractor(tmp_path):
+    """Start shapepipe_run in its own process group; return once Source Extractor
+    (a stand-in) has written part of its outputs and hangs."""
     inputs = tmp_path / 'in'
     inputs.mkdir()
     star_field(inputs / 'image-1.fits', n_stars=5)
@@ -155,14 +157,18 @@ def test_ctrl_c_during_sextractor_leaves_no_output(tmp_path):
                                                                       then='exec sleep 30'))
     output = tmp_path / 'out'
     config = sextractor_config(tmp_path, inputs, output, sextractor_extra=f'EXEC_PATH = {fake}')
-    env = dict(os.environ, PATH=os.path.dirname(fake) + os.pathsep + os.environ['PATH'])
     proc = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c', config], cwd=tmp_path,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists()
+    return proc, output
+
+
+def test_ctrl_c_during_sextractor_leaves_no_output(tmp_path):
+    proc, output = start_with_hanging_sextractor(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)               # Ctrl-C reaches the whole group
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -174,22 +180,9 @@ def test_ctrl_c_during_sextractor_leaves_no_output(tmp_path):
 def test_killed_job_leaves_only_hidden_temporaries_that_inputs_ignore(tmp_path):
     """SIGKILL cannot be handled: the partial files keep their temporary names,
     which no input pattern matches, so the next module never reads them."""
-    inputs = tmp_path / 'in'
-    inputs.mkdir()
-    star_field(inputs / 'image-1.fits', n_stars=5)
-    marker = tmp_path / 'marker'
-    fake = fake_executable(tmp_path / 'fake_sex', PARTIAL_SEX.format(marker=marker,
-                                                                      then='exec sleep 30'))
-    output = tmp_path / 'out'
-    config = sextractor_config(tmp_path, inputs, output, sextractor_extra=f'EXEC_PATH = {fake}')
-    proc = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c', config], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    proc, output = start_with_hanging_sextractor(tmp_path)
     os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
     sex_out = module_output(output)
     left = sorted(os.listdir(sex_out))
     assert len(left) == 2 and all(name.startswith('.') and '.part' in name for name in left)

@@ -4,8 +4,6 @@ Each test runs ``shapepipe_run -c config.ini`` in this process and checks that
 no run directory was made (no job started).
 """
 
-import os
-
 import pytest
 
 from .fault_helpers import assert_one_error_line, run_main, toy_config, write_config
@@ -105,36 +103,19 @@ def test_interpolation_error_is_one_line(tmp_path, capsys):
     assert_one_error_line(status, lines, 'c.ini: not a valid config file', "interpolation key 'MISSING'")
 
 
-def test_user_runner_with_syntax_error(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize('name, source, fragments', [
+    ('broken_syntax_runner', 'def broken_syntax_runner(:\n    pass\n',
+     ('broken_syntax_runner.py:1', 'SyntaxError', 'SHAPEPIPE_MODULE_PATH')),
+    ('broken_import_runner', 'import no_such_package_xyz\n',
+     ("ModuleNotFoundError: No module named 'no_such_package_xyz'",)),
+    ('raising_runner', "raise RuntimeError('bad\\nsecond line')\n", ('RuntimeError: bad',)),
+])
+def test_broken_user_runner(tmp_path, capsys, monkeypatch, name, source, fragments):
     runners = tmp_path / 'my runners'
     runners.mkdir()
-    (runners / 'broken_syntax_runner.py').write_text('def broken_syntax_runner(:\n    pass\n')
+    (runners / f'{name}.py').write_text(source)
     monkeypatch.setenv('SHAPEPIPE_MODULE_PATH', str(runners))
-    config = toy_config(tmp_path, module='broken_syntax_runner')
+    config = toy_config(tmp_path, module=name)
     status, lines, _ = run_main(config, capsys)
-    assert_one_error_line(status, lines, 'module broken_syntax_runner cannot be imported',
-                          'broken_syntax_runner.py:1', 'SyntaxError',
-                          'SHAPEPIPE_MODULE_PATH')
+    assert_one_error_line(status, lines, f'module {name} cannot be imported', *fragments)
     assert no_run_started(tmp_path)
-
-
-def test_user_runner_with_import_error(tmp_path, capsys, monkeypatch):
-    runners = tmp_path / 'runners'
-    runners.mkdir()
-    (runners / 'broken_import_runner.py').write_text('import no_such_package_xyz\n')
-    monkeypatch.setenv('SHAPEPIPE_MODULE_PATH', str(runners))
-    config = toy_config(tmp_path, module='broken_import_runner')
-    status, lines, _ = run_main(config, capsys)
-    assert_one_error_line(status, lines, 'module broken_import_runner cannot be imported',
-                          "ModuleNotFoundError: No module named 'no_such_package_xyz'")
-
-
-def test_user_runner_raising_at_import(tmp_path, capsys, monkeypatch):
-    runners = tmp_path / 'runners'
-    runners.mkdir()
-    (runners / 'raising_runner.py').write_text("raise RuntimeError('bad\\nsecond line')\n")
-    monkeypatch.setenv('SHAPEPIPE_MODULE_PATH', str(runners))
-    config = toy_config(tmp_path, module='raising_runner')
-    status, lines, _ = run_main(config, capsys)
-    assert_one_error_line(status, lines, 'RuntimeError: bad')
-    assert os.path.isdir(runners)

@@ -15,6 +15,7 @@ from astropy.io import fits
 
 from shapepipe.io.atomic import atomic_group, atomic_path, atomic_paths
 from shapepipe.pipeline.file_matching import find_pattern_files
+from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.simulation.focal_plane import ccd_header
 
 from .fault_helpers import (
@@ -300,3 +301,48 @@ def test_atomic_group_is_all_or_nothing(tmp_path):
         for tmp in temps:
             open(tmp, 'w').write('ok')
     assert files_under(tmp_path) == ['a b,c.txt', 'd.txt']
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 24 MiB tmpfs (as root): a real file system that can be filled."""
+    mount_point = tmp_path / 'small disk'
+    mount_point.mkdir()
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', str(mount_point)],
+                   check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(['umount', '-l', str(mount_point)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='mounting a tmpfs needs root')
+def test_disk_filling_up_during_sextractor(tmp_path, small_disk, capsys):
+    """Another process fills the disk just before Source Extractor writes: its
+    outputs fail (ENOSPC), nothing appears under a final name, and the logs that
+    cannot be written any more give one line, not a traceback per message."""
+    inputs = tmp_path / 'in'
+    inputs.mkdir()
+    star_field(inputs / 'image-1.fits', n_stars=20)
+    fill = small_disk / 'other process.dat'
+    wrapper = fake_executable(tmp_path / 'filling_sex', f'''
+        case "$1" in --version|-v) exec source-extractor "$@";; esac
+        dd if=/dev/zero of="{fill}" bs=1M count=64 2>/dev/null
+        exec source-extractor "$@"
+        ''')
+    output = small_disk / 'output'
+    config = sextractor_config(tmp_path, inputs, output, sextractor_extra=f'EXEC_PATH = {wrapper}')
+    monkey_reported = OneLineFileHandler.reported
+    OneLineFileHandler.reported = False
+    try:
+        status, lines, _ = run_main(config, capsys)
+    finally:
+        OneLineFileHandler.reported = monkey_reported
+    assert status == 1
+    # A log whose last block is full fails too: at most one line, never a traceback.
+    assert len(lines) <= 1 and all('No space left on device' in line for line in lines)
+    assert not any('Traceback' in line or 'Logging error' in line for line in lines)
+    assert os.listdir(module_output(output)) == []
+    assert temporary_leftovers(output) == []
+    # The job's one-line error is in the main log, unless that log is what failed.
+    assert '*Error* while writing .sexcat-1.' in main_log(output) or lines

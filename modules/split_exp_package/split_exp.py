@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from shapepipe.errors import InputError
@@ -17,9 +18,40 @@ from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 import warnings
 
 
+_UNREADABLE = (OSError, ValueError, TypeError, AstropyUserWarning)
+
+
+def _truncated(path, index, error):
+    return InputError(f'{path}: HDU {index} cannot be read ({error}); the file is corrupt or '
+                      f'truncated: re-download or regenerate it', path=path, hdu=index)
+
+
 def ccd_hdus(hdul, path):
-    """The image HDUs of a mosaic (primary excluded when it holds no data)."""
-    return [hdu for hdu in hdul[1:] if hdu.is_image]
+    """The image HDUs of a mosaic (primary excluded when it holds no data).
+
+    Every HDU's header is read here, so a truncated file fails before any CCD
+    is written.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the first HDU (0 = primary) that cannot be read.
+    """
+    hdus = []
+    index = 1
+    while True:
+        try:
+            with warnings.catch_warnings():
+                # astropy only warns when an HDU runs past the end of the file.
+                warnings.simplefilter('error', AstropyUserWarning)
+                hdu = hdul[index]
+        except IndexError:
+            return hdus
+        except _UNREADABLE as error:
+            raise _truncated(path, index, error) from None
+        if hdu.is_image:
+            hdus.append(hdu)
+        index += 1
 
 
 def ccd_number(hdu, index):
@@ -63,22 +95,17 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
                          f'regenerate it', path=path) from None
     written = []
     with hdul:
-        try:
-            hdus = ccd_hdus(hdul, path)
-        except (OSError, ValueError, TypeError) as error:
-            raise InputError(f'{path}: HDU {len(hdul) + 1} cannot be read ({error}); the file '
-                             f'is corrupt or truncated: re-download or regenerate it',
-                             path=path) from None
+        hdus = ccd_hdus(hdul, path)
         if len(hdus) < n_hdu:
             raise InputError(f'{path} has {len(hdus)} CCD HDUs but N_HDU = {n_hdu}: set N_HDU '
                              f'to the number of CCDs in the mosaic or replace the file', path=path)
         for index, hdu in enumerate(hdus[:n_hdu]):
             try:
-                data = hdu.data
-            except (OSError, ValueError, TypeError) as error:
-                raise InputError(f'{path}: HDU {index + 1} cannot be read ({error}); the file '
-                                 f'is corrupt or truncated: re-download or regenerate it',
-                                 path=path) from None
+                with warnings.catch_warnings():
+                    warnings.simplefilter('error', AstropyUserWarning)
+                    data = hdu.data
+            except _UNREADABLE as error:
+                raise _truncated(path, hdul.index_of(hdu), error) from None
             if data is None:
                 raise InputError(f'{path}: HDU {index + 1} holds no image', path=path)
             ccd = ccd_number(hdu, index)

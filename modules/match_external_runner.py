@@ -4,15 +4,15 @@ import os
 
 from shapepipe.errors import ConfigError
 from shapepipe.modules.match_external_package.match_external import match_external
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
     input_module='sextractor_runner',
-    file_pattern='tile_sexcat',
-    file_ext='.fits',
+    inputs=[Input('catalog', 'tile_sexcat', '.fits')],
+    outputs=[Output('matched', '{PREFIX}{num}.fits', 'fits', 'HDU MATCHED (and EPOCH_i)')],
     depends=['numpy', 'astropy'],
     options=[
         Option('TOLERANCE', 'float', doc='Largest match distance [arcsec]'),
@@ -42,13 +42,14 @@ def match_external_runner(input_file_list, run_dirs, file_number_string, config,
             raise ConfigError(f'{where}{key} needs two columns: RA, Dec')
     out = os.path.join(run_dirs['output'], f'{opts["PREFIX"]}{file_number_string}.fits')
     result = match_external(
-        input_file_list[0], out, opts['TOLERANCE'], opts['COL_MATCH'], opts['HDU'],
+        input_file_list.inputs['catalog'], out, opts['TOLERANCE'], opts['COL_MATCH'], opts['HDU'],
         opts['MODE'], opts['EXTERNAL_CAT_PATH'], opts['EXTERNAL_COL_MATCH'],
         opts['EXTERNAL_COL_COPY'], opts['EXTERNAL_HDU'], opts['MARK_NON_MATCHED'],
         opts['OUTPUT_DISTANCE'])
     if result is None:
-        message = (f'no object of {input_file_list[0]} within {opts["TOLERANCE"]} arcsec of the '
-                   f'external catalogue: no output (as ShapePipe)')
+        message = (f'no object of {input_file_list.inputs["catalog"]} within '
+                   f'{opts["TOLERANCE"]} arcsec of the external catalogue: no output (as '
+                   f'ShapePipe)')
         w_log.info(message)
         return message, ''
     matched, total = result

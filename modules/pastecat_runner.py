@@ -3,7 +3,7 @@
 import os
 
 from shapepipe.errors import ConfigError
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.modules.pastecat_package.pastecat import paste_catalogs
 from shapepipe.pipeline.options import Option
 
@@ -13,6 +13,7 @@ from shapepipe.pipeline.options import Option
     input_module='sextractor_runner',
     file_pattern='tile_sexcat',
     file_ext='.fits',
+    outputs=[Output('catalog', '{PREFIX}{num}.fits', 'fits', 'one table HDU per input')],
     depends=['numpy', 'astropy'],
     options=[
         Option('PREFIX', 'str', 'cat_pasted', 'Output name: {PREFIX}{num}.fits'),

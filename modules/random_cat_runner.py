@@ -7,7 +7,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.random_cat_package.random_cat import (
     healpix_mask, random_positions, read_image_header, read_mask,
 )
@@ -24,8 +24,11 @@ def _name(base, number):
 @module_runner(
     version='1.1',
     input_module=['get_images_runner', 'mask_runner'],
-    file_pattern=['CFIS_image', 'pipeline_flag'],
-    file_ext=['.fits', '.fits'],
+    inputs=[Input('image', 'CFIS_image', '.fits', doc='tile image or text header'),
+            Input('mask', 'pipeline_flag', '.fits', doc='flag image, 0 where unmasked')],
+    outputs=[Output('randoms', '{OUTPUT_FILE_PATTERN}{num}.fits', 'fits'),
+             Output('healpix_mask', '{HEALPIX_OUT_FILE_BASE}{num}.fits', 'fits',
+                    when='SAVE_MASK_AS_HEALPIX')],
     depends=['numpy', 'astropy', 'astropy_healpix'],
     numbering_scheme='-000-000',
     options=[
@@ -42,7 +45,7 @@ def random_cat_runner(input_file_list, run_dirs, file_number_string, config, mod
                       w_log):
     """Write random_cat{num}.fits (RA, DEC, x, y, TILE_ID) over the unmasked tile pixels."""
     opts = config.module_options(module_config_sec)
-    image_path, mask_path = input_file_list[:2]
+    image_path, mask_path = input_file_list.inputs['image'], input_file_list.inputs['mask']
     wcs = WCS(read_image_header(image_path))
     mask = read_mask(mask_path)
     rng = make_rng(config.run_seed, file_number_string, 'random_cat')

@@ -16,19 +16,21 @@ def psf_path(output_dir, star_catalog):
 
 def check_image_names(output_dir, star_catalog, number, check_types):
     """ShapePipe's check-image names: ``{input name before its number}{type}{number}.fits``
-    (``star_split_ratio_80-chi-2113737-12.fits`` for CHI)."""
+    (``star_split_ratio_80chi-2113737-12.fits`` for CHI)."""
     stem = os.path.splitext(os.path.basename(star_catalog))[0]
     lead = stem.split(number)[0] if number else stem
     return [os.path.join(output_dir, f'{lead}{kind.lower()}{number}.fits') for kind in check_types]
 
 
-def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog,
+def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog, cwd=None,
                   check_types=(), check_names=()):
-    """PSFEx arguments: model into ``output_dir``, no check plots; check images
-    only when asked for (``CHECKIMAGE``)."""
-    if not os.path.isfile(dot_psfex):
-        raise InputError(f'DOT_PSFEX_FILE {dot_psfex} not found: fix the path in the config',
-                         path=dot_psfex)
+    """PSFEx arguments: model into ``output_dir``, no check plots; check images only
+    when asked for (``CHECKIMAGE``). Relative paths are relative to ``cwd``, the
+    directory PSFEx runs in."""
+    full = os.path.join(cwd or '', dot_psfex)
+    if not os.path.isfile(full):
+        raise InputError(f'DOT_PSFEX_FILE {os.path.normpath(full)} not found: fix the path in '
+                         f'the config', path=full)
     return [executable, star_catalog, '-c', dot_psfex, '-PSF_DIR', output_dir,
             '-OUTCAT_TYPE', 'FITS_LDAC', '-OUTCAT_NAME', out_catalog,
             '-CHECKPLOT_TYPE', 'NONE',
@@ -72,13 +74,17 @@ def configured_basis(dot_psfex):
     return 'PIXEL_AUTO'
 
 
-def record_basis(path, basis_type):
+def record_basis(path, basis_type, output=None):
     """Write the configured basis type into the model header (``BASISTYP``).
 
     PSFEx does not record it; psfex_interp needs it to undo the resampling of
-    models made without a basis.
+    models made without a basis. The model is rewritten atomically in place, or
+    written to ``output`` when given.
     """
     with fits.open(path) as hdul:
         hdul[1].header['BASISTYP'] = (basis_type, 'PSFEx BASIS_TYPE (written by shapepipe)')
+        if output is not None:
+            hdul.writeto(output)
+            return
         with atomic_path(path) as tmp:
             hdul.writeto(tmp)

@@ -128,7 +128,8 @@ def test_psfex_check_images_named_as_shapepipe(tmp_path):
                      '/out/star_split_ratio_80residuals-2113737-12.fits']
     dot = tmp_path / 'default.psfex'
     dot.write_text('')
-    command = build_command('psfex', 'in.fits', str(dot), '/out', 'cat.cat', ['CHI'], names[:1])
+    command = build_command('psfex', 'in.fits', str(dot), '/out', 'cat.cat', check_types=['CHI'],
+                            check_names=names[:1])
     assert command[command.index('-CHECKIMAGE_TYPE') + 1] == 'CHI'
     assert command[command.index('-CHECKIMAGE_NAME') + 1] == names[0]
     command = build_command('psfex', 'in.fits', str(dot), '/out', 'cat.cat')

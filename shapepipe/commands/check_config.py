@@ -2,7 +2,8 @@
 before its first job, without needing any input file.
 
 Checks the pipeline sections, every module section against its runner's
-declared options, the file patterns, and that the Python packages and
+declared options, the file patterns and input roles, that inputs from earlier
+modules match their declared outputs, and that the Python packages and
 executables the modules need are installed.
 """
 
@@ -11,6 +12,7 @@ import sys
 
 from shapepipe.errors import ShapePipeError
 from shapepipe.pipeline.config import load_config
+from shapepipe.pipeline.connections import check_pipeline
 from shapepipe.pipeline.dependencies import check_executables, check_python_packages
 from shapepipe.pipeline.module_registry import load_runner
 from shapepipe.pipeline.plan import ModuleProperties, plan_module_runs
@@ -33,11 +35,13 @@ def check_config(path, executables=True):
                 and config.has_section(run.runner.upper())):
             run.section = run.runner.upper()
         config.validate_module_section(run.section, run.info.options)
+    props = {}
     for run in runs:
-        props = ModuleProperties(config, run)
-        check_python_packages(props.depends, run.name)
+        props[run.name] = ModuleProperties(config, run)
+        check_python_packages(props[run.name].depends, run.name)
         if executables:
-            check_executables(props.executes, run.name)
+            check_executables(props[run.name].executes, run.name)
+    check_pipeline(config, runs, props)
     return runs
 
 

@@ -1,0 +1,61 @@
+"""Signals that stop a run: SIGINT (Ctrl-C), SIGTERM (a batch system's wall
+time) and SIGHUP (a closed terminal) all behave like Ctrl-C.
+
+While a :class:`StopSignals` block is active, the first of these signals
+raises :class:`~shapepipe.pipeline.job.RunInterrupted` in the main thread and
+is remembered; later ones are ignored so the clean-up (stopping workers,
+writing the summary and the status files) is not cut short. The exit status
+is ``128 + signal number``: 130, 143, 129.
+"""
+
+import signal
+import threading
+
+from shapepipe.pipeline.job import RunInterrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+_received = []
+
+
+def received_signal():
+    """The first stop signal received by this process in the block, or None."""
+    return _received[0] if _received else None
+
+
+def exit_status(signum):
+    """Shell convention for a run stopped by ``signum``."""
+    return 128 + int(signum)
+
+
+def _handler(signum, frame):
+    if _received:
+        return
+    _received.append(signum)
+    raise RunInterrupted(signum)
+
+
+class StopSignals:
+    """Context manager installing the stop-signal handlers (main thread only)."""
+
+    def __init__(self):
+        self._previous = {}
+
+    def __enter__(self):
+        _received.clear()
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, _handler)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+        return False
+
+    @staticmethod
+    def ignore_more():
+        """Ignore further stop signals (during the clean-up after the first)."""
+        if not _received:
+            _received.append(signal.SIGINT)

@@ -14,8 +14,8 @@ import sys
 
 from shapepipe.errors import DependencyError, ExecutorError
 from shapepipe.pipeline.execute import kill_running_executables
-from shapepipe.pipeline.job import FAILED, JobResult, RunInterrupted, process_log_path, run_job
-from shapepipe.pipeline.signals import StopSignals, received_signal
+from shapepipe.pipeline.job import FAILED, JobResult, process_log_path, run_job
+from shapepipe.pipeline.signals import RunInterrupted, StopSignals, received_signal
 
 
 class RankFailed(ExecutorError):

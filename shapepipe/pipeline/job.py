@@ -12,23 +12,9 @@ from dataclasses import dataclass
 from shapepipe.errors import JobSkipped, JobTimeoutError
 from shapepipe.pipeline.execute import kill_running_executables, set_job_deadline
 from shapepipe.pipeline.module_registry import load_runner
+from shapepipe.pipeline.signals import received_signal
 
 OK, FAILED, SKIPPED, INTERRUPTED = 'ok', 'failed', 'skipped', 'interrupted'
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """The run was stopped by a signal (SIGINT, SIGTERM or SIGHUP).
-
-    A KeyboardInterrupt, so every ``except KeyboardInterrupt`` handles it;
-    ``signum`` gives the exit status ``128 + signum``.
-    """
-
-    def __init__(self, signum=2):
-        super().__init__(signum)
-        self.signum = signum
-
-    def __reduce__(self):
-        return (RunInterrupted, (self.signum,))
 
 
 def job_label(number):
@@ -153,9 +139,15 @@ def run_job(job, config):
             status, message = FAILED, f'the runner called sys.exit({error.code!r})'
             logger.error('%s', message)
     except Exception as error:  # one job's failure must not stop the run
-        status = FAILED
         message = f'{type(error).__name__}: {error}'.splitlines()[0]
-        logger.error('job failed:\n%s', traceback.format_exc())
+        signum = received_signal()   # set when the job runs in the driver
+        if signum:   # e.g. numba turned the KeyboardInterrupt into another error
+            status = INTERRUPTED
+            message = f'interrupted by {signal.Signals(signum).name} ({message})'
+            logger.error('job %s', message)
+        else:
+            status = FAILED
+            logger.error('job failed:\n%s', traceback.format_exc())
     except BaseException as error:  # e.g. GeneratorExit, MemoryError subclasses
         status = FAILED
         message = f'{type(error).__name__}: {error}'.splitlines()[0]

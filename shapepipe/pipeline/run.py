@@ -19,7 +19,7 @@ from shapepipe.pipeline.dependencies import (
 from shapepipe.pipeline.executors import (
     MPIExecutor, SMPExecutor, mpi_rank_from_env, mpi_world_size_from_env,
 )
-from shapepipe.pipeline.job import FAILED, INTERRUPTED, OK, SKIPPED, RunInterrupted, job_label
+from shapepipe.pipeline.job import FAILED, INTERRUPTED, OK, SKIPPED, job_label
 from shapepipe.pipeline.module_registry import available_runners, load_runner
 from shapepipe.pipeline.plan import (
     ModuleProperties, build_jobs, input_directory_entries, plan_module_runs, resolve_input_dirs,
@@ -30,7 +30,7 @@ from shapepipe.pipeline.run_state import (
     COMPLETE, FINISHED, NOT_STARTED, RUNNING, JobLedger, read_status, write_status,
 )
 from shapepipe.pipeline.run_state import INTERRUPTED as RUN_INTERRUPTED
-from shapepipe.pipeline.signals import StopSignals, exit_status, received_signal
+from shapepipe.pipeline.signals import RunInterrupted, StopSignals, exit_status, received_signal
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_SETUP, EXIT_ABORTED = 0, 1, 2, 3
 CORE_PACKAGES = ('numpy', 'astropy', 'galsim', 'joblib', 'sqlitedict', 'mpi4py')
@@ -260,12 +260,12 @@ class Pipeline:
                 raise
             self.log.error('interrupted (%s): the run stops; finished outputs are kept; '
                            'finish it with: shapepipe_run -c %s --resume %s',
-                           _signal_name(signum), self.config.path, self.run_dir)
+                           _signal_name(signum), self.config.path, os.path.abspath(self.run_dir))
         except ExecutorError as error:
             self.aborted = str(error)
             status = EXIT_ABORTED
             self.log.error('ERROR %s: the run is aborted', error)
-        errors = sum(s.failed + s.not_started for s in summaries)
+        errors = sum(s.failed + s.not_started + s.unfinished for s in summaries)
         resumed = sum(s.resumed for s in summaries)
         self.log.info('\n%s', summary_table(summaries))
         self.log.info('%d error(s)%s; logs in %s', errors,
@@ -412,7 +412,7 @@ def _report_stop(pipeline):
     elif pipeline.interrupted:
         print(f'shapepipe_run: interrupted ({_signal_name(pipeline.interrupted)}); finished '
               f'outputs are kept; finish the run with: shapepipe_run -c {pipeline.config.path} '
-              f'--resume {pipeline.run_dir}', file=sys.stderr)
+              f'--resume {os.path.abspath(pipeline.run_dir)}', file=sys.stderr)
 
 
 def run_from_config(path, resume=None):

@@ -2,7 +2,7 @@
 time) and SIGHUP (a closed terminal) all behave like Ctrl-C.
 
 While a :class:`StopSignals` block is active, the first of these signals
-raises :class:`~shapepipe.pipeline.job.RunInterrupted` in the main thread and
+raises :class:`RunInterrupted` in the main thread and
 is remembered; later ones are ignored so the clean-up (stopping workers,
 writing the summary and the status files) is not cut short. The exit status
 is ``128 + signal number``: 130, 143, 129.
@@ -11,9 +11,23 @@ is ``128 + signal number``: 130, 143, 129.
 import signal
 import threading
 
-from shapepipe.pipeline.job import RunInterrupted
-
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGINT, SIGTERM or SIGHUP).
+
+    A KeyboardInterrupt, so every ``except KeyboardInterrupt`` handles it;
+    ``signum`` gives the exit status ``128 + signum``.
+    """
+
+    def __init__(self, signum=2):
+        super().__init__(signum)
+        self.signum = signum
+
+    def __reduce__(self):
+        return (RunInterrupted, (self.signum,))
+
 
 _received = []
 

@@ -1,0 +1,79 @@
+"""Signals: SIGTERM, SIGHUP and SIGINT stop the run like Ctrl-C, to the whole
+process group (a batch system) or to the driver alone."""
+
+import os
+import signal
+
+import pytest
+
+from .conftest import (
+    assert_no_orphans, assert_one_line, assert_outputs_complete, job_started, main_log,
+    read_json, run_dirs, start, wait_for, write_config,
+)
+
+
+@pytest.mark.parametrize('signum, to_group, code, fault', [
+    (signal.SIGTERM, True, 143, 'sleep'),       # a batch system's wall-time limit
+    (signal.SIGTERM, False, 143, 'execute'),    # kill <driver pid>: workers and executables too
+    (signal.SIGHUP, False, 129, 'sleep'),
+    (signal.SIGINT, False, 130, 'execute'),
+])
+def test_signal_stops_the_run(fault_env, signum, to_group, code, fault):
+    tmp, env = fault_env
+    write_config(tmp, modules='fault_runner, copy_runner', fault=fault, fault_number='_3')
+    proc = start(['-c', 'config.ini'], tmp, env)
+    wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_3'), what='job _3')
+    run_dir = run_dirs(tmp / 'out')[-1]
+    if fault == 'execute':
+        wait_for(lambda: len(env_children(env)) >= 2, what='the executable and its child')
+    if to_group:
+        os.killpg(proc.pid, signum)
+    else:
+        os.kill(proc.pid, signum)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == code, stdout + stderr
+    assert_one_line(stderr, f'shapepipe_run: interrupted ({signal.Signals(signum).name}'
+                    .replace('SIGINT', 'Ctrl-C'))
+    assert f'--resume {os.path.abspath(run_dir)}' in stderr
+    assert 'fault_out_3.txt' not in assert_outputs_complete(run_dir)
+    log = main_log(run_dir)
+    assert 'error(s); logs in' in log                       # the summary was written
+    assert not os.path.exists(os.path.join(run_dir, 'copy_runner'))   # no next module
+    assert read_json(os.path.join(run_dir, 'status'))['state'] == 'interrupted'
+    assert read_json(os.path.join(run_dir, 'fault_runner', 'status'))['state'] == 'interrupted'
+    assert_no_orphans(env)
+
+
+def env_children(env):
+    """Processes of the run that are executables (sh, sleep)."""
+    from .conftest import tagged_processes
+    found = []
+    for pid in tagged_processes(env['SHAPEPIPE_FAULT_TAG']):
+        try:
+            name = open(f'/proc/{pid}/comm').read().strip()
+        except OSError:
+            continue
+        if name in ('sh', 'sleep'):
+            found.append(pid)
+    return found
+
+
+def test_ctrl_c_swallowed_by_compiled_code_still_stops_the_run(fault_env):
+    """Ctrl-C while a job runs in the driver, turned into another exception by
+    the job (as numba does): the job is interrupted, not failed, and the run
+    stops before the next module."""
+    tmp, env = fault_env
+    write_config(tmp, batch=1, modules='fault_runner, copy_runner', fault='swallow',
+                 fault_number='_2')
+    proc = start(['-c', 'config.ini'], tmp, env)
+    wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_2'), what='job _2')
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stdout + stderr
+    assert_one_line(stderr, 'shapepipe_run: interrupted (Ctrl-C)')
+    run_dir = run_dirs(tmp / 'out')[-1]
+    process_log = open(os.path.join(run_dir, 'fault_runner', 'logs', 'process_2.log')).read()
+    assert 'end of job: interrupted' in process_log
+    assert open(os.path.join(run_dir, 'fault_runner', 'jobs.txt')).read() == '_1 ok\n'
+    assert not os.path.exists(os.path.join(run_dir, 'copy_runner'))
+    assert_no_orphans(env)

@@ -159,6 +159,7 @@ class Pipeline:
                 if any(r.runner == base for r in earlier):
                     continue
                 self.run_log.resolve(link)
+        self.run_log.notes.clear()   # logged when the module starts
 
     # Run directory and logs -------------------------------------------------
     def make_run_dir(self):

@@ -179,14 +179,20 @@ def run_dirs(output):
 
 
 def job_started(output, module, number):
-    """The pid of the process running a job, once its process log exists."""
+    """The pid of the process running a job (started, not ended) in any run."""
     for run_dir in run_dirs(output):
         log = os.path.join(run_dir, module, 'logs', f'process{number}.log')
         if os.path.isfile(log):
-            first = open(log).readline()
-            if 'pid ' in first:
-                return int(first.split('pid ')[1])
+            text = open(log).read()
+            if 'pid ' in text and 'end of job' not in text:
+                return int(text.split('pid ')[1].split()[0])
     return None
+
+
+def job_pid(run_dir, module, number):
+    """The pid that ran a job, from its process log."""
+    with open(os.path.join(run_dir, module, 'logs', f'process{number}.log')) as handle:
+        return int(handle.readline().split('pid ')[1])
 
 
 def tagged_processes(tag):

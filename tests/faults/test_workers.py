@@ -6,7 +6,7 @@ import signal
 import pytest
 
 from .conftest import (
-    N_FILES, assert_no_orphans, assert_outputs_complete, job_started, main_log, outputs,
+    N_FILES, assert_no_orphans, assert_outputs_complete, job_pid, job_started, main_log, outputs,
     read_json, run, run_dirs, start, wait_for, write_config,
 )
 
@@ -103,7 +103,7 @@ def test_multiprocessing_backend_with_batches(fault_env):
     run_dir = run_dirs(tmp / 'out')[-1]
     assert assert_outputs_complete(run_dir) == ALL
     assert len(outputs(run_dir, 'copy_runner')) == N_FILES
-    pids = {job_started(tmp / 'out', 'fault_runner', f'_{n}') for n in range(1, N_FILES + 1)}
+    pids = {job_pid(run_dir, 'fault_runner', f'_{n}') for n in range(1, N_FILES + 1)}
     assert os.getpid() not in pids and len(pids) > 1
 
 

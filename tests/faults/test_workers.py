@@ -119,3 +119,25 @@ def test_threading_timeout_kills_the_executable(fault_env):
     assert assert_outputs_complete(run_dir) == ALL[1:]
     assert 'job _1: ' in main_log(run_dir) and 'TIMEOUT' in main_log(run_dir)
     assert_no_orphans(env, timeout=3)
+
+
+def test_mpi_rank_failure_is_reported_by_rank_0(fault_env):
+    """A rank stopped alone (SIGTERM to its pid): rank 0 says so in one line,
+    writes the summary and aborts the run (exit 3); no rank is left."""
+    tmp, env = fault_env
+    write_config(tmp, mode='MPI', fault='sleep', fault_number='_2')
+    proc = start(['-c', 'config.ini'], tmp, env, mpi=2)
+    rank_1 = wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_2'), what='job _2')
+    os.kill(rank_1, signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 3, stdout + stderr
+    ours = [line for line in stderr.splitlines() if line.startswith('shapepipe_run')]
+    assert ours == ['shapepipe_run: error: MPI rank 1 failed: interrupted by SIGTERM '
+                    f'(host {os.uname().nodename}); the run is aborted']
+    assert 'Traceback' not in stderr
+    run_dir = run_dirs(tmp / 'out')[-1]
+    assert 'fault_out_2.txt' not in assert_outputs_complete(run_dir)
+    log = main_log(run_dir)
+    assert 'ERROR MPI rank 1 failed' in log and 'error(s); logs in' in log
+    assert read_json(os.path.join(run_dir, 'status'))['state'] == 'interrupted'
+    assert_no_orphans(env)

@@ -53,7 +53,7 @@ def test_a_killed_run_is_never_taken_for_a_complete_one(fault_env):
     stopped = interrupted_run(tmp, env, signal.SIGKILL)
     assert read_json(os.path.join(stopped, 'status'))['state'] == 'running'
     assert not os.path.exists(os.path.join(stopped, 'fault_runner', 'status'))
-    assert len(outputs(stopped)) >= 2     # some jobs had finished
+    assert len(outputs(stopped)) >= 1     # a job had finished before _3 started
     write_config(tmp, name='copy.ini', modules='copy_runner', extra=LINKED)
     result = run(['-c', 'copy.ini'], tmp, env)
     assert result.returncode == 2

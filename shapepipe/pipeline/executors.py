@@ -194,14 +194,15 @@ class MPIExecutor:
     def stop(self):
         """Nothing to do here: :meth:`close` aborts the other ranks."""
 
-    def close(self, abort=False):
-        """Release the other ranks from :meth:`serve` (or abort them all)."""
+    def close(self, abort=None):
+        """Release the other ranks from :meth:`serve`, or abort every rank with
+        the exit status ``abort`` (a rank failed, or a signal stopped the run)."""
         if self.rank != 0:
             return
         if abort:
             sys.stdout.flush()
             sys.stderr.flush()
-            self.comm.Abort(3)
+            self.comm.Abort(abort)
         self.comm.bcast(('stop', None, None), root=0)
 
     def serve(self):

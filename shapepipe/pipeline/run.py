@@ -452,7 +452,7 @@ def run_from_config(path, resume=None):
             status = exit_status(signum)
             return status
         finally:
-            executor.close(abort=status >= EXIT_ABORTED)
+            executor.close(abort=status if status >= EXIT_ABORTED else None)
     size = mpi_world_size_from_env()
     if size > 1:
         if rank == 0:

@@ -85,11 +85,13 @@ class SMPExecutor:
                 except (ProcessLookupError, OSError):
                     pass
             kill_running_executables()
+        # Wait for killed processes (quick); never for threads, which cannot be stopped.
+        wait = kill and self.backend != 'threading'
         try:
             if self.backend == 'loky':
-                pool.shutdown(wait=kill, kill_workers=kill)
+                pool.shutdown(wait=wait, kill_workers=kill)
             else:
-                pool.shutdown(wait=kill, cancel_futures=True)
+                pool.shutdown(wait=wait, cancel_futures=True)
         except Exception:  # a broken pool may fail to shut down cleanly: it is dropped anyway
             pass
 

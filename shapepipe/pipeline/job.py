@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from shapepipe.errors import JobSkipped, JobTimeoutError
 from shapepipe.pipeline.execute import kill_running_executables, set_job_deadline
 from shapepipe.pipeline.module_registry import load_runner
-from shapepipe.pipeline.signals import received_signal
+from shapepipe.pipeline.signals import JobStopSignals, received_signal
 
 OK, FAILED, SKIPPED, INTERRUPTED = 'ok', 'failed', 'skipped', 'interrupted'
 
@@ -116,6 +116,7 @@ def run_job(job, config):
         logger.info('input: %s', ', '.join(map(str, job.files)))
     status, message = OK, ''
     set_job_deadline(None if job.timeout is None else start + job.timeout)
+    stop_signals = JobStopSignals().__enter__()
     try:
         runner = load_runner(job.runner)
         output = _call(runner, (job.files, job.run_dirs, job.number, config, job.section, logger),
@@ -153,6 +154,7 @@ def run_job(job, config):
         message = f'{type(error).__name__}: {error}'.splitlines()[0]
         logger.error('job failed:\n%s', traceback.format_exc())
     finally:
+        stop_signals.__exit__()
         set_job_deadline(None)
         seconds = time.monotonic() - start
         logger.info('end of job: %s after %.2f s', status, seconds)

@@ -73,3 +73,32 @@ class StopSignals:
         """Ignore further stop signals (during the clean-up after the first)."""
         if not _received:
             _received.append(signal.SIGINT)
+
+
+class JobStopSignals:
+    """In a worker process, for the time of a job: SIGTERM and SIGHUP raise
+    :class:`RunInterrupted` (as SIGINT raises KeyboardInterrupt) instead of
+    killing the process at once, so the job's executables are killed with it
+    and its process log says it was interrupted. Does nothing where handlers
+    are already set (the driver, MPI ranks) or outside the main thread."""
+
+    def __init__(self):
+        self._previous = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(signum) == signal.SIG_DFL:
+                    self._previous[signum] = signal.signal(signum, _job_handler)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
+        self._previous.clear()
+        return False
+
+
+def _job_handler(signum, frame):
+    signal.signal(signum, signal.SIG_IGN)   # once: the clean-up must not be cut short
+    raise RunInterrupted(signum)

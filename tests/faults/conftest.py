@@ -221,12 +221,13 @@ def assert_no_orphans(env, timeout=5):
     while tagged_processes(tag) and time.monotonic() < deadline:
         time.sleep(0.1)
     left = tagged_processes(tag)
+    names = {pid: open(f"/proc/{pid}/cmdline").read().replace("\0", " ")[:150] for pid in left}
     for pid in left:   # do not leave them to the other tests
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    assert not left, f'orphan processes left: {left}'
+    assert not left, f"orphan processes left: {names}"
 
 
 def assert_one_line(stderr, text=''):

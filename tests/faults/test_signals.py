@@ -12,15 +12,18 @@ from .conftest import (
 )
 
 
-@pytest.mark.parametrize('signum, to_group, code, fault', [
-    (signal.SIGTERM, True, 143, 'sleep'),       # a batch system's wall-time limit
-    (signal.SIGTERM, False, 143, 'execute'),    # kill <driver pid>: workers and executables too
-    (signal.SIGHUP, False, 129, 'sleep'),
-    (signal.SIGINT, False, 130, 'execute'),
+@pytest.mark.parametrize('signum, to_group, code, fault, backend', [
+    (signal.SIGTERM, True, 143, 'sleep', 'loky'),       # a batch system's wall-time limit
+    (signal.SIGTERM, False, 143, 'execute', 'loky'),    # kill <driver>: workers, executables
+    (signal.SIGHUP, False, 129, 'sleep', 'loky'),
+    (signal.SIGINT, False, 130, 'execute', 'loky'),
+    (signal.SIGTERM, False, 143, 'sleep', 'threading'),   # a job thread cannot be stopped
+    (signal.SIGTERM, True, 143, 'execute', 'multiprocessing'),
 ])
-def test_signal_stops_the_run(fault_env, signum, to_group, code, fault):
+def test_signal_stops_the_run(fault_env, signum, to_group, code, fault, backend):
     tmp, env = fault_env
-    write_config(tmp, modules='fault_runner, copy_runner', fault=fault, fault_number='_3')
+    write_config(tmp, modules='fault_runner, copy_runner', fault=fault, fault_number='_3',
+                 backend=backend)
     proc = start(['-c', 'config.ini'], tmp, env)
     wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_3'), what='job _3')
     run_dir = run_dirs(tmp / 'out')[-1]

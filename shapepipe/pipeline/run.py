@@ -132,7 +132,7 @@ class Pipeline:
         name = self.config.pipeline('DEFAULT', 'RUN_NAME')
         runners = [run.runner for run in self.module_runs]
         for run_dir, modules in reversed(self.run_log.runs()):
-            path = self.run_log._run_dir_path(run_dir)
+            path = self.run_log.run_dir_path(run_dir)
             if (modules == runners and os.path.basename(run_dir).startswith(name)
                     and os.path.isdir(path)):
                 return path

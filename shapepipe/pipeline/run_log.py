@@ -85,7 +85,7 @@ class RunLog:
                 entries.append((run_dir, [m.strip() for m in modules.split(',') if m.strip()]))
         return entries
 
-    def _run_dir_path(self, run_dir):
+    def run_dir_path(self, run_dir):
         # Run directories are written as given in OUTPUT_DIR; a relative one is
         # relative to where shapepipe_run was started, which may differ from now.
         if os.path.isabs(run_dir) or os.path.isdir(run_dir):
@@ -105,7 +105,7 @@ class RunLog:
             if run_dir in seen or base not in [split_run_name(m)[0] for m in modules]:
                 continue
             seen.add(run_dir)
-            path = self._run_dir_path(run_dir)
+            path = self.run_dir_path(run_dir)
             output = module_output_dir(path, base, number)
             if not output:
                 continue
@@ -116,12 +116,12 @@ class RunLog:
         return found
 
     def _incomplete_note(self, text, newest, used):
-        state = describe_state(self._run_dir_path(newest[0]), os.path.dirname(newest[1]))
+        state = describe_state(self.run_dir_path(newest[0]), os.path.dirname(newest[1]))
         where = os.path.dirname(newest[1])
         if used:
             return f'{text}: the newest run of it, {where}, {state}; using {used}'
         return (f'{text}: its only run(s) did not complete (newest: {where} {state}); '
-                f'finish it with shapepipe_run --resume {self._run_dir_path(newest[0])}')
+                f'finish it with shapepipe_run --resume {self.run_dir_path(newest[0])}')
 
     def resolve(self, link):
         """Directories that a link points to.

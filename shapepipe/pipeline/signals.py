@@ -49,24 +49,33 @@ def _handler(signum, frame):
     raise RunInterrupted(signum)
 
 
-class StopSignals:
-    """Context manager installing the stop-signal handlers (main thread only)."""
+class _SignalBlock:
+    """Handlers installed for a block (main thread only), restored at its end."""
 
     def __init__(self):
         self._previous = {}
 
-    def __enter__(self):
-        _received.clear()
-        if threading.current_thread() is threading.main_thread():
-            for signum in STOP_SIGNALS:
-                self._previous[signum] = signal.signal(signum, _handler)
-        return self
+    def _install(self, signums, handler, only_default=False):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in signums:
+            if not only_default or signal.getsignal(signum) == signal.SIG_DFL:
+                self._previous[signum] = signal.signal(signum, handler)
 
     def __exit__(self, *exc):
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()
         return False
+
+
+class StopSignals(_SignalBlock):
+    """Context manager installing the stop-signal handlers of the driver."""
+
+    def __enter__(self):
+        _received.clear()
+        self._install(STOP_SIGNALS, _handler)
+        return self
 
     @staticmethod
     def ignore_more():
@@ -75,28 +84,16 @@ class StopSignals:
             _received.append(signal.SIGINT)
 
 
-class JobStopSignals:
+class JobStopSignals(_SignalBlock):
     """In a worker process, for the time of a job: SIGTERM and SIGHUP raise
     :class:`RunInterrupted` (as SIGINT raises KeyboardInterrupt) instead of
     killing the process at once, so the job's executables are killed with it
     and its process log says it was interrupted. Does nothing where handlers
     are already set (the driver, MPI ranks) or outside the main thread."""
 
-    def __init__(self):
-        self._previous = {}
-
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGTERM, signal.SIGHUP):
-                if signal.getsignal(signum) == signal.SIG_DFL:
-                    self._previous[signum] = signal.signal(signum, _job_handler)
+        self._install((signal.SIGTERM, signal.SIGHUP), _job_handler, only_default=True)
         return self
-
-    def __exit__(self, *exc):
-        for signum, previous in self._previous.items():
-            signal.signal(signum, previous)
-        self._previous.clear()
-        return False
 
 
 def _job_handler(signum, frame):

@@ -15,7 +15,7 @@ import sys
 from shapepipe.errors import DependencyError, ExecutorError
 from shapepipe.pipeline.execute import kill_running_executables
 from shapepipe.pipeline.job import FAILED, JobResult, process_log_path, run_job
-from shapepipe.pipeline.signals import RunInterrupted, StopSignals, received_signal
+from shapepipe.pipeline.signals import RunInterrupted, StopSignals, init_worker, received_signal
 
 
 class RankFailed(ExecutorError):
@@ -30,6 +30,36 @@ def _dead_worker_message(error):
             hint = ' (killed: out of memory?)' if name == 'SIGKILL' else ''
             return f'its worker process died of {name}{hint}'
     return 'its worker process died'
+
+
+def _descendants(pid):
+    """Pids of the processes descended from ``pid`` (read from /proc)."""
+    children = collections.defaultdict(list)
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                with open(f'/proc/{entry}/stat') as handle:
+                    ppid = int(handle.read().rsplit(')', 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children[ppid].append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _kill_tree(pid):
+    """SIGKILL a worker, then what it started: the worker first, so that a job
+    cannot go on (and write its output) once its executables are killed."""
+    tree = _descendants(pid) if os.path.isdir('/proc') else []
+    for target in [pid] + tree:
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _failed(job, message):
@@ -63,9 +93,10 @@ class SMPExecutor:
         if self.backend == 'multiprocessing':
             import multiprocessing
             return concurrent.futures.ProcessPoolExecutor(
-                self.n_jobs, mp_context=multiprocessing.get_context('forkserver'))
+                self.n_jobs, mp_context=multiprocessing.get_context('forkserver'),
+                initializer=init_worker)
         from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(self.n_jobs, reuse=True)
+        return get_reusable_executor(self.n_jobs, reuse=True, initializer=init_worker)
 
     def _pool_ready(self):
         if self._pool is None:
@@ -78,12 +109,8 @@ class SMPExecutor:
         if pool is None:
             return
         if kill:
-            from joblib.externals.loky.backend.utils import kill_process_tree
             for process in list(getattr(pool, '_processes', {}).values()):
-                try:
-                    kill_process_tree(process)
-                except (ProcessLookupError, OSError):
-                    pass
+                _kill_tree(process.pid)
             kill_running_executables()
         # Wait for killed processes (quick); never for threads, which cannot be stopped.
         wait = kill and self.backend != 'threading'

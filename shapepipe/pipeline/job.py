@@ -141,7 +141,7 @@ def run_job(job, config):
             logger.error('%s', message)
     except Exception as error:  # one job's failure must not stop the run
         message = f'{type(error).__name__}: {error}'.splitlines()[0]
-        signum = received_signal()   # set when the job runs in the driver
+        signum = received_signal()   # a stop signal reached this process during the job
         if signum:   # e.g. numba turned the KeyboardInterrupt into another error
             status = INTERRUPTED
             message = f'interrupted by {signal.Signals(signum).name} ({message})'

@@ -2,12 +2,15 @@
 time) and SIGHUP (a closed terminal) all behave like Ctrl-C.
 
 While a :class:`StopSignals` block is active, the first of these signals
-raises :class:`RunInterrupted` in the main thread and
-is remembered; later ones are ignored so the clean-up (stopping workers,
-writing the summary and the status files) is not cut short. The exit status
-is ``128 + signal number``: 130, 143, 129.
+raises :class:`RunInterrupted` in the main thread and is remembered; later
+ones are ignored so the clean-up (stopping workers, writing the summary and
+the status files) is not cut short. A signal ignored when the run starts
+(SIGHUP under ``nohup``) stays ignored. The exit status is
+``128 + signal number``: 130, 143, 129. Worker processes get their own
+handlers (:func:`init_worker`).
 """
 
+import os
 import signal
 import threading
 
@@ -49,33 +52,26 @@ def _handler(signum, frame):
     raise RunInterrupted(signum)
 
 
-class _SignalBlock:
-    """Handlers installed for a block (main thread only), restored at its end."""
+class StopSignals:
+    """Context manager installing the stop-signal handlers of the driver
+    (main thread only), restored at its end."""
 
     def __init__(self):
         self._previous = {}
 
-    def _install(self, signums, handler, only_default=False):
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in signums:
-            if not only_default or signal.getsignal(signum) == signal.SIG_DFL:
-                self._previous[signum] = signal.signal(signum, handler)
+    def __enter__(self):
+        _received.clear()
+        if threading.current_thread() is threading.main_thread():
+            for signum in STOP_SIGNALS:
+                if signal.getsignal(signum) != signal.SIG_IGN:   # e.g. SIGHUP under nohup
+                    self._previous[signum] = signal.signal(signum, _handler)
+        return self
 
     def __exit__(self, *exc):
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()
         return False
-
-
-class StopSignals(_SignalBlock):
-    """Context manager installing the stop-signal handlers of the driver."""
-
-    def __enter__(self):
-        _received.clear()
-        self._install(STOP_SIGNALS, _handler)
-        return self
 
     @staticmethod
     def ignore_more():
@@ -84,18 +80,46 @@ class StopSignals(_SignalBlock):
             _received.append(signal.SIGINT)
 
 
-class JobStopSignals(_SignalBlock):
-    """In a worker process, for the time of a job: SIGTERM and SIGHUP raise
-    :class:`RunInterrupted` (as SIGINT raises KeyboardInterrupt) instead of
-    killing the process at once, so the job's executables are killed with it
-    and its process log says it was interrupted. Does nothing where handlers
-    are already set (the driver, MPI ranks) or outside the main thread."""
+_worker = []   # set in worker processes by init_worker
+_in_job = []   # a job is running in this worker
+
+
+def init_worker():
+    """Initializer of worker processes (loky, multiprocessing).
+
+    During a job, SIGINT, SIGTERM and SIGHUP raise :class:`RunInterrupted`
+    and are remembered, so the job's executables are killed with it and its
+    process log says it was interrupted (even when the job turns the interrupt
+    into another error, as numba does). Between jobs SIGINT is ignored (the
+    driver decides what a Ctrl-C does) and SIGTERM or SIGHUP end the worker
+    quietly. Signals ignored when the worker started stay ignored.
+    """
+    _worker.append(True)
+    for signum in STOP_SIGNALS:
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, _worker_handler)
+
+
+def _worker_handler(signum, frame):
+    if not _in_job:
+        if signum != signal.SIGINT:
+            os._exit(exit_status(signum))
+        return
+    if _received:   # once: the clean-up must not be cut short
+        return
+    _received.append(signum)
+    raise RunInterrupted(signum)
+
+
+class JobStopSignals:
+    """Marks the time of a job in a worker process (see :func:`init_worker`)."""
 
     def __enter__(self):
-        self._install((signal.SIGTERM, signal.SIGHUP), _job_handler, only_default=True)
+        if _worker:
+            _received.clear()   # forget a signal seen by an earlier job
+            _in_job.append(True)
         return self
 
-
-def _job_handler(signum, frame):
-    signal.signal(signum, signal.SIG_IGN)   # once: the clean-up must not be cut short
-    raise RunInterrupted(signum)
+    def __exit__(self, *exc):
+        _in_job.clear()
+        return False

@@ -65,9 +65,25 @@ def fault_runner(input_file_list, run_dirs, file_number_string, config, module_c
                 raise KeyboardInterrupt
             elif fault == 'swallow':      # as numba does: Ctrl-C comes out as another error
                 try:
+                    open(os.path.join(run_dirs['module'], 'in_compiled_code'), 'w').close()
                     time.sleep(60)
                 except KeyboardInterrupt:
                     raise RuntimeError('KeyboardInterrupt in compiled code')
+            elif fault == 'hold':         # busy for 3 s the first time (a marker says when)
+                marker = os.path.join(run_dirs['module'], 'hold' + file_number_string)
+                if not os.path.exists(marker):
+                    open(marker, 'w').close()
+                    time.sleep(3)
+            elif fault == 'kill_during_hold':   # dies once, while a 'hold' job is busy
+                marker = os.path.join(run_dirs['module'], 'killed' + file_number_string)
+                deadline = time.monotonic() + 20
+                while not any(n.startswith('hold') for n in os.listdir(run_dirs['module'])):
+                    time.sleep(0.02)
+                    if time.monotonic() > deadline:
+                        break
+                if not os.path.exists(marker):
+                    open(marker, 'w').close()
+                    os.kill(os.getpid(), signal.SIGKILL)
             elif fault == 'raise':
                 raise ValueError('bad value in ' + input_file_list[0])
             elif fault == 'execute':      # an executable that starts a child of its own

@@ -61,15 +61,18 @@ def env_children(env):
     return found
 
 
-def test_ctrl_c_swallowed_by_compiled_code_still_stops_the_run(fault_env):
-    """Ctrl-C while a job runs in the driver, turned into another exception by
-    the job (as numba does): the job is interrupted, not failed, and the run
-    stops before the next module."""
+@pytest.mark.parametrize('batch', [1, 2])
+def test_ctrl_c_swallowed_by_compiled_code_still_stops_the_run(fault_env, batch):
+    """Ctrl-C while a job runs (in the driver, or in a worker), turned into
+    another exception by the job (as numba does): the job is interrupted, not
+    failed, and the run stops before the next module."""
     tmp, env = fault_env
-    write_config(tmp, batch=1, modules='fault_runner, copy_runner', fault='swallow',
+    write_config(tmp, batch=batch, modules='fault_runner, copy_runner', fault='swallow',
                  fault_number='_2')
     proc = start(['-c', 'config.ini'], tmp, env)
-    wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_2'), what='job _2')
+    wait_for(lambda: run_dirs(tmp / 'out') and os.path.exists(
+        os.path.join(run_dirs(tmp / 'out')[-1], 'fault_runner', 'in_compiled_code')),
+        what='job _2 in its compiled code')
     os.killpg(proc.pid, signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stdout + stderr
@@ -77,6 +80,7 @@ def test_ctrl_c_swallowed_by_compiled_code_still_stops_the_run(fault_env):
     run_dir = run_dirs(tmp / 'out')[-1]
     process_log = open(os.path.join(run_dir, 'fault_runner', 'logs', 'process_2.log')).read()
     assert 'end of job: interrupted' in process_log
-    assert open(os.path.join(run_dir, 'fault_runner', 'jobs.txt')).read() == '_1 ok\n'
+    assert 'interrupted by SIGINT (RuntimeError: KeyboardInterrupt in compiled code)' in process_log
+    assert '_2 ' not in open(os.path.join(run_dir, 'fault_runner', 'jobs.txt')).read()
     assert not os.path.exists(os.path.join(run_dir, 'copy_runner'))
     assert_no_orphans(env)

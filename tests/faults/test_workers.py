@@ -32,15 +32,15 @@ def test_a_worker_that_dies_fails_only_its_own_job(fault_env):
 
 
 def test_jobs_in_flight_with_a_dead_worker_are_rerun(fault_env):
-    """A worker killed once (a transient OOM kill): every job ends ok."""
+    """A worker killed once (a transient OOM kill) while another job is busy:
+    both jobs in flight are rerun, one at a time, and every job ends ok."""
     tmp, env = fault_env
-    write_config(tmp, fault='kill', fault_number='_2, _5',
-                 extra=f'FAULT_ONCE = {tmp}/killed_once')
+    write_config(tmp, extra='FAULTS = _1:hold, _2:kill_during_hold')
     result = run(['-c', 'config.ini'], tmp, env)
     assert result.returncode == 0, result.stdout + result.stderr
     run_dir = run_dirs(tmp / 'out')[-1]
     assert assert_outputs_complete(run_dir) == ALL
-    assert os.path.exists(f'{tmp}/killed_once_2') and os.path.exists(f'{tmp}/killed_once_5')
+    assert os.path.exists(os.path.join(run_dir, 'fault_runner', 'killed_2'))
 
 
 def test_external_kill_of_a_busy_worker(fault_env):

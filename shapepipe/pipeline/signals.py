@@ -13,6 +13,7 @@ handlers (:func:`init_worker`).
 import os
 import signal
 import threading
+import time
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -98,6 +99,17 @@ def init_worker():
     for signum in STOP_SIGNALS:
         if signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, _worker_handler)
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _watch_parent(parent, interval=0.5):
+    """Stop this worker (as SIGTERM does) when the driver is gone, even if it
+    was killed outright (SIGKILL), so no worker goes on writing alone."""
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os.kill(os.getpid(), signal.SIGTERM)   # the job, if any, is interrupted
+    time.sleep(2)
+    os._exit(exit_status(signal.SIGTERM))  # and the worker ends, whatever it waits for
 
 
 def _worker_handler(signum, frame):

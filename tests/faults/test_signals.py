@@ -85,3 +85,20 @@ def test_ctrl_c_swallowed_by_compiled_code_still_stops_the_run(fault_env, batch)
     assert not os.path.exists(ledger) or '_2 ' not in open(ledger).read()
     assert not os.path.exists(os.path.join(run_dir, 'copy_runner'))
     assert_no_orphans(env)
+
+
+def test_driver_killed_outright_leaves_no_worker(fault_env):
+    """SIGKILL of the driver alone (nothing can be handled there): the workers
+    notice, interrupt their job (no half-written output) and end."""
+    tmp, env = fault_env
+    write_config(tmp, fault='execute', fault_number='_3')
+    proc = start(['-c', 'config.ini'], tmp, env)
+    wait_for(lambda: job_started(tmp / 'out', 'fault_runner', '_3'), what='job _3')
+    wait_for(lambda: len(env_children(env)) >= 2, what='the executable and its child')
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert_no_orphans(env, timeout=8)
+    run_dir = run_dirs(tmp / 'out')[-1]
+    assert 'fault_out_3.txt' not in assert_outputs_complete(run_dir)
+    assert not [n for n in os.listdir(os.path.join(run_dir, 'fault_runner', 'output'))
+                if n.startswith('.')]                    # no temporary file left either

@@ -32,7 +32,8 @@ from shapepipe.pipeline.plan import (
 from shapepipe.pipeline.report import ModuleSummary, summary_table
 from shapepipe.pipeline.run_log import RunLog, parse_input_dir
 from shapepipe.pipeline.run_state import (
-    COMPLETE, FINISHED, NOT_STARTED, RUNNING, JobLedger, read_status, write_status,
+    COMPLETE, FINISHED, NOT_STARTED, RUNNING, JobLedger, output_snapshot, read_status,
+    stale_inputs, write_stale_list, write_status,
 )
 from shapepipe.pipeline.run_state import INTERRUPTED as RUN_INTERRUPTED
 from shapepipe.pipeline.signals import RunInterrupted, StopSignals, exit_status, received_signal
@@ -134,6 +135,7 @@ class Pipeline:
         self.run_dir = None
         self.interrupted = None   # the signal that stopped the run
         self.aborted = None       # why the job machinery failed (an MPI rank died)
+        self._state_error_logged = False
 
     def _find_resume_dir(self, resume):
         """The run directory that ``--resume`` (or ``RESUME``) names, checked."""
@@ -191,7 +193,8 @@ class Pipeline:
             previous = read_status(self.run_dir) or {}
             self.log.info('resuming run %s (it was %s): jobs recorded ok or skipped are '
                           'not run again', self.run_dir, previous.get('state', 'without status'))
-            write_status(self.run_dir, RUNNING, pid=os.getpid(), resumed=True)
+            self._state_error(write_status(self.run_dir, RUNNING, pid=os.getpid(), resumed=True),
+                              os.path.join(self.run_dir, 'status'))
             return
         try:
             os.makedirs(self.output_root, exist_ok=True)
@@ -217,11 +220,13 @@ class Pipeline:
         self.log = self._main_logger(os.path.join(
             run_dir, 'logs', self.config.pipeline('FILE', 'LOG_NAME') + '.log'))
         shutil.copy(self.config.path, os.path.join(run_dir, 'logs'))
-        write_status(run_dir, RUNNING, pid=os.getpid())
+        self._state_error(write_status(run_dir, RUNNING, pid=os.getpid()),
+                          os.path.join(run_dir, 'status'))
         self.run_log.add_run(run_dir, [run.runner for run in self.module_runs])
         if reuse:
-            self.log.info('RUN_DATETIME = False: using run directory %s (the earlier outputs '
-                          'of each module run again are removed when it starts)', run_dir)
+            self.log.info('RUN_DATETIME = False: using run directory %s (outputs of an earlier '
+                          'run that this run does not rewrite are kept but not used as inputs)',
+                          run_dir)
 
     def _main_logger(self, path):
         logger = logging.Logger('shapepipe')
@@ -292,9 +297,9 @@ class Pipeline:
                       self.run_dir)
         if status == EXIT_OK and errors:
             status = EXIT_JOBS_FAILED
-        write_status(self.run_dir,
-                     RUN_INTERRUPTED if self.interrupted or self.aborted else FINISHED,
-                     exit=status, errors=errors)
+        self._state_error(write_status(
+            self.run_dir, RUN_INTERRUPTED if self.interrupted or self.aborted else FINISHED,
+            exit=status, errors=errors), os.path.join(self.run_dir, 'status'))
         for handler in self.log.handlers:
             handler.close()
         return status
@@ -315,11 +320,11 @@ class Pipeline:
         self.log.info('-- %s %s: batch size %s, timeout %s', run.name, run.info.version,
                       getattr(executor, 'n_jobs', executor.ranks),
                       f'{props.timeout:g} s' if props.timeout else 'none')
-        if self.resume_dir is None and os.path.isdir(module_dir):
-            # RUN_DATETIME = False: an earlier run's outputs must not pass for new ones.
-            self.log.info('   removing the outputs of an earlier run of %s in %s', run.name,
-                          module_dir)
-            shutil.rmtree(module_dir)
+        # RUN_DATETIME = False: an earlier run's outputs must not pass for new ones.
+        snapshot = (output_snapshot(run_dirs['output'])
+                    if self.resume_dir is None and os.path.isdir(module_dir) else None)
+        if snapshot is not None and os.path.exists(os.path.join(module_dir, 'jobs.txt')):
+            os.remove(os.path.join(module_dir, 'jobs.txt'))   # a new run of the module
         os.makedirs(run_dirs['output'], exist_ok=True)
         os.makedirs(run_dirs['logs'], exist_ok=True)
         ledger = JobLedger(module_dir)
@@ -327,13 +332,33 @@ class Pipeline:
             self._run_jobs(run, executor, summary, run_dirs, ledger)
         finally:
             ledger.close()
+            self._state_error(ledger.error, ledger.path)
+            if snapshot:
+                try:
+                    stale = write_stale_list(module_dir, snapshot)
+                except OSError as error:
+                    self._state_error(error, os.path.join(module_dir, 'stale.txt'))
+                    stale = 0
+                if stale:
+                    self.log.info('   %d output(s) of an earlier run of %s were not rewritten: '
+                                  'kept, listed in %s/stale.txt, not used as inputs', stale,
+                                  run.name, module_dir)
             summary.seconds = time.monotonic() - start
             state = (NOT_STARTED if summary.not_started else
                      RUN_INTERRUPTED if received_signal() or summary.unfinished else COMPLETE)
-            write_status(module_dir, state, jobs=summary.jobs, ok=summary.ok,
-                         failed=summary.failed, skipped=summary.skipped,
-                         resumed=summary.resumed, unfinished=summary.unfinished,
-                         seconds=round(summary.seconds, 3))
+            self._state_error(write_status(
+                module_dir, state, jobs=summary.jobs, ok=summary.ok, failed=summary.failed,
+                skipped=summary.skipped, resumed=summary.resumed, unfinished=summary.unfinished,
+                seconds=round(summary.seconds, 3)), os.path.join(module_dir, 'status'))
+
+    def _state_error(self, error, path):
+        """Log (once a run) that a run-state file could not be written."""
+        if error is None or self._state_error_logged:
+            return
+        self._state_error_logged = True
+        self.log.error('cannot write %s: %s (the run state on disk is behind: --resume '
+                       'reruns the jobs it does not record)', path,
+                       getattr(error, 'strerror', None) or error)
 
     def _run_jobs(self, run, executor, summary, run_dirs, ledger):
         """Find a module's jobs, skip those done before (--resume), run the others."""
@@ -355,6 +380,7 @@ class Pipeline:
         if dropped:
             self.log.info('   %d numbers lack some pattern and are left out (e.g. %s)',
                           len(dropped), next(iter(sorted(dropped))))
+        jobs = self._drop_stale_inputs(jobs, input_dirs, props)
         summary.jobs = len(jobs)
         if self.resume_dir:
             done = ledger.done()
@@ -393,6 +419,24 @@ class Pipeline:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _drop_stale_inputs(self, jobs, input_dirs, props):
+        """Leave out the inputs that are outputs of an earlier run which the last
+        run of their module did not rewrite (``stale.txt``, RUN_DATETIME = False)."""
+        stale = stale_inputs(input_dirs)
+        if not stale:
+            return jobs
+        if props.run_method == 'serial':
+            for job in jobs:
+                job.files = [[f for f in files if os.path.realpath(f) not in stale]
+                             for files in job.files]
+            return jobs
+        kept = [job for job in jobs
+                if not any(os.path.realpath(f) in stale for f in job.files)]
+        if len(kept) < len(jobs):
+            self.log.info('   %d job(s) left out: their inputs are outputs of an earlier run '
+                          'that this run did not rewrite (stale.txt)', len(jobs) - len(kept))
+        return kept
 
     def _log_notes(self):
         """Log what the run log's links passed over (incomplete module runs)."""

@@ -6,7 +6,7 @@ import os
 import signal
 
 from .conftest import (
-    N_FILES, assert_one_line, assert_outputs_complete, job_started, main_log, outputs, read_json,
+    N_FILES, assert_one_line, job_started, main_log, outputs, read_json,
     run, run_dirs, start, wait_for, write_config,
 )
 
@@ -62,18 +62,36 @@ def test_a_killed_run_is_never_taken_for_a_complete_one(fault_env):
     assert f'shapepipe_run --resume {stopped}' in result.stderr.replace('./out', str(tmp / 'out'))
 
 
-def test_reused_run_directory_does_not_keep_stale_outputs(fault_env):
-    """RUN_DATETIME = False: a job that fails in the second run leaves no output
-    of the first run behind for the next module to take as new."""
+def test_reused_run_directory_does_not_pass_stale_outputs_off_as_new(fault_env):
+    """RUN_DATETIME = False: a job that fails in the second run keeps the first
+    run's complete output, but no later module takes it as new, in this run or
+    through a link; --resume then rewrites it and it is used again."""
     tmp, env = fault_env
     write_config(tmp, modules='fault_runner, copy_runner', run_datetime=False)
     assert run(['-c', 'config.ini'], tmp, env).returncode == 0
     run_dir = str(tmp / 'out' / 'shapepipe_run')
-    assert len(outputs(run_dir, 'copy_runner')) == N_FILES
+    first = outputs(run_dir)
     write_config(tmp, modules='fault_runner, copy_runner', run_datetime=False, fault='raise',
-                 fault_number='_3')
+                 fault_number='_3', extra=f'FAULT_IF = {tmp}/bad_input')
+    (tmp / 'bad_input').write_text('')
     result = run(['-c', 'config.ini'], tmp, env)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert 'fault_out_3.txt' not in assert_outputs_complete(run_dir)
-    assert 'copy_3.txt' not in outputs(run_dir, 'copy_runner')
-    assert 'removing the outputs of an earlier run of fault_runner' in main_log(run_dir)
+    assert outputs(run_dir) == first                      # the old complete output is kept
+    log = main_log(run_dir)
+    assert '1 output(s) of an earlier run of fault_runner were not rewritten' in log
+    assert '1 job(s) left out: their inputs are outputs of an earlier run' in log
+    assert open(os.path.join(run_dir, 'copy_runner', 'jobs.txt')).read().count(' ok') == 5
+    assert os.path.isfile(os.path.join(run_dir, 'copy_runner', 'stale.txt'))   # copy_3.txt
+    # A later run linking to copy_runner leaves _3 out as well.
+    write_config(tmp, name='link.ini', modules='copy_runner', output='./out2', extra=(
+        f'[COPY_RUNNER]\nINPUT_DIR = {run_dir}/fault_runner/output'))
+    linked = run(['-c', 'link.ini'], tmp, env)
+    assert linked.returncode == 0, linked.stdout + linked.stderr
+    assert sorted(outputs(run_dirs(tmp / 'out2')[-1], 'copy_runner')) == [
+        f'copy_{n}.txt' for n in (1, 2, 4, 5, 6)]
+    # The input mended, --resume reruns job _3 and the copy of it.
+    os.remove(tmp / 'bad_input')
+    result = run(['-c', 'config.ini', '--resume'], tmp, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(outputs(run_dir, 'copy_runner')) == N_FILES
+    assert '1 job(s) left out' not in main_log(run_dir).split('resuming run')[-1]

@@ -113,6 +113,11 @@ def copy_runner(input_file_list, run_dirs, file_number_string, config, module_co
 def fault_env(tmp_path):
     """Input files, the fault runners, and an environment tagging every process
     the run starts (to find orphans)."""
+    return make_fault_env(tmp_path)
+
+
+def make_fault_env(tmp_path):
+    """What :func:`fault_env` gives, in a given directory."""
     inputs = tmp_path / 'input'
     inputs.mkdir()
     for n in range(1, N_FILES + 1):

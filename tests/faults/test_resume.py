@@ -4,19 +4,23 @@ run in place, with outputs identical to an uninterrupted run."""
 import os
 import signal
 
+import pytest
+
 from .conftest import (
-    N_FILES, assert_one_line, assert_outputs_complete, job_started, main_log, outputs, read_json,
-    run, run_dirs, start, wait_for, write_config,
+    N_FILES, assert_one_line, assert_outputs_complete, job_started, main_log, make_fault_env,
+    outputs, read_json, run, run_dirs, start, wait_for, write_config,
 )
 
 MODULES = 'fault_runner, copy_runner'
 
 
-def reference_outputs(tmp, env):
-    """Outputs of an uninterrupted run of both modules (in their own OUTPUT_DIR)."""
-    write_config(tmp, name='reference.ini', modules=MODULES, output='./reference', batch=1)
-    assert run(['-c', 'reference.ini'], tmp, env).returncode == 0
-    run_dir = run_dirs(tmp / 'reference')[-1]
+@pytest.fixture(scope='module')
+def expected(tmp_path_factory):
+    """Outputs of an uninterrupted run of both modules on the same inputs."""
+    tmp, env = make_fault_env(tmp_path_factory.mktemp('reference'))
+    write_config(tmp, modules=MODULES, batch=1)
+    assert run(['-c', 'config.ini'], tmp, env).returncode == 0
+    run_dir = run_dirs(tmp / 'out')[-1]
     return outputs(run_dir), outputs(run_dir, 'copy_runner')
 
 
@@ -33,9 +37,8 @@ def stop_halfway(tmp, env, signum, extra=''):
     return proc.returncode, run_dirs(tmp / 'out')[-1]
 
 
-def test_resume_after_sigterm_gives_the_uninterrupted_outputs(fault_env):
+def test_resume_after_sigterm_gives_the_uninterrupted_outputs(fault_env, expected):
     tmp, env = fault_env
-    expected = reference_outputs(tmp, env)
     code, run_dir = stop_halfway(tmp, env, signal.SIGTERM)
     assert code == 143
     done_before = len(outputs(run_dir))
@@ -54,11 +57,10 @@ def test_resume_after_sigterm_gives_the_uninterrupted_outputs(fault_env):
     assert len(open(tmp / 'out' / 'shapepipe_runs.txt').readlines()) == 1
 
 
-def test_resume_after_sigkill_with_the_config_key(fault_env):
+def test_resume_after_sigkill_with_the_config_key(fault_env, expected):
     """The whole run SIGKILLed (nothing written at the end): RESUME = True in
     the config finishes it."""
     tmp, env = fault_env
-    expected = reference_outputs(tmp, env)
     code, run_dir = stop_halfway(tmp, env, signal.SIGKILL)
     assert code == -signal.SIGKILL
     assert read_json(os.path.join(run_dir, 'status'))['state'] == 'running'
@@ -70,11 +72,10 @@ def test_resume_after_sigkill_with_the_config_key(fault_env):
     assert (outputs(run_dir), outputs(run_dir, 'copy_runner')) == expected
 
 
-def test_resume_reruns_only_failed_jobs(fault_env):
+def test_resume_reruns_only_failed_jobs(fault_env, expected):
     """A run with a failed job (a bad input, since mended): --resume RUN_DIR
     runs that job and the downstream job it lacked, nothing else."""
     tmp, env = fault_env
-    expected = reference_outputs(tmp, env)
     (tmp / 'bad_input').write_text('')
     write_config(tmp, modules=MODULES, fault='raise', fault_number='_2',
                  extra=f'FAULT_IF = {tmp}/bad_input')

@@ -60,6 +60,11 @@ def _kill_tree(pid):
             os.kill(target, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    for target in tree:   # executables lead their own group: get what they started since
+        try:
+            os.killpg(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _failed(job, message):

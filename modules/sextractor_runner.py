@@ -6,7 +6,7 @@ from astropy.io import fits
 
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+from shapepipe.io.exposure_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
@@ -92,7 +92,8 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
             n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
     w_log.info('%d objects in %s', n_objects, catalog)
     if opts['MAKE_POST_PROCESS']:
-        headers = read_exposure_headers(opts['LOG_WCS'])
+        headers = read_exposure_headers(opts['LOG_WCS'],
+                                        config.pipeline('FILE', 'ALLOW_PICKLE'))
         used = post_process(catalog, image, headers, opts['WORLD_POSITION'], opts['CCD_SIZE'],
                             log=w_log)
         w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))

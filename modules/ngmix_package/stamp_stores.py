@@ -16,9 +16,10 @@ from shapepipe.modules.ngmix_package.measure import Epochs
 ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 
 
-def open_store(path):
-    """A read-only stamp store, or an InputError naming the file."""
-    return open_object_store(path, 'stamp store')
+def open_store(path, allow_pickle=False):
+    """A read-only stamp store, or an InputError naming the file (``allow_pickle``:
+    read a ShapePipe-made store, see :mod:`shapepipe.io.stores`)."""
+    return open_object_store(path, 'stamp store', allow_pickle=allow_pickle)
 
 
 def local_jacobian(wcs, x, y):

@@ -19,12 +19,12 @@ from astropy.wcs import WCS, FITSFixedWarning
 
 from shapepipe.errors import InputError, JobSkipped
 from shapepipe.io.atomic import atomic_path
-from shapepipe.io.star_catalog import read_star_catalog
+from shapepipe.io.star_catalog import query_gsc, read_star_catalog
 from shapepipe.modules.mask_package.deep_sky import mask_dso, read_dso_catalog
 from shapepipe.modules.mask_package.polygons import (
     magnitude_scale, mask_stars, read_polygon_template,
 )
-from shapepipe.modules.mask_package.stars import query_gsc, select_bright_stars
+from shapepipe.modules.mask_package.stars import select_bright_stars
 
 #: Header keywords not copied from the image to the flag file.
 _STRUCTURAL = {'SIMPLE', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'EXTEND', 'BZERO', 'BSCALE',

@@ -156,7 +156,7 @@ def read_ngmix_catalog(path, required=COLUMNS):
                 if missing:
                     raise InputError(f'{path}: HDU {kind} lacks column(s) '
                                      f'{", ".join(missing[:6])}; {fix}', path=path)
-                tables[kind] = {c: np.array(data[c]) for c in present}
+                tables[kind] = {c: _native(data[c]) for c in present}
             return tables
     except InputError:
         raise
@@ -164,6 +164,12 @@ def read_ngmix_catalog(path, required=COLUMNS):
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f'{path}: cannot read the ngmix catalogue ({reason}); {fix}',
                          path=path) from None
+
+
+def _native(values):
+    """A column as a numpy array in native byte order (FITS is big-endian)."""
+    values = np.asarray(values)
+    return values.astype(values.dtype.newbyteorder('='))
 
 
 def empty_tables():

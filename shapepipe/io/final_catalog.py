@@ -15,6 +15,7 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.fits_errors import reading, require_columns
 from shapepipe.io.ngmix_catalog import (
     FINAL_BLOCK, FINAL_OBJECT_COLUMNS, HDU_ORDER, final_name,
 )
@@ -77,21 +78,11 @@ def read_final_catalog(path, columns=None):
     when it is missing, unreadable, has no ``RESULTS`` HDU or lacks a column.
     """
     fix = 'give a final_cat*.fits made by make_cat_runner'
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            if FINAL_HDU not in hdul:
-                raise InputError(f'{path}: no HDU {FINAL_HDU}; {fix}', path=path)
-            data = hdul[FINAL_HDU].data
-            if columns is None:
-                return np.array(data)
-            missing = [c for c in columns if c not in data.columns.names]
-            if missing:
-                raise InputError(f'{path}: HDU {FINAL_HDU} lacks column(s) '
-                                 f'{", ".join(missing[:6])}; {fix}', path=path)
-            return np.array(data)[list(columns)]
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f'{path}: cannot read the final catalogue ({reason}); {fix}',
-                         path=path) from None
+    with reading(path, 'final catalogue', fix), fits.open(path, memmap=False) as hdul:
+        if FINAL_HDU not in hdul:
+            raise InputError(f'{path}: no HDU {FINAL_HDU}; {fix}', path=path)
+        data = hdul[FINAL_HDU].data
+        if columns is None:
+            return np.array(data)
+        require_columns(path, f'HDU {FINAL_HDU}', data.columns.names, columns, fix)
+        return np.array(data)[list(columns)]

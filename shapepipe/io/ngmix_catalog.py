@@ -22,6 +22,7 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.fits_errors import reading, require_columns
 
 #: Metacalibration types, in the HDU order of the file.
 HDU_ORDER = ('1M', '1P', '2M', '2P', 'NOSHEAR')
@@ -142,28 +143,18 @@ def read_ngmix_catalog(path, required=COLUMNS):
         Missing or unreadable file, a missing HDU or a missing ``required`` column.
     """
     fix = 'give an ngmix_runner output catalogue'
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            names = [hdu.name for hdu in hdul]
-            lacking = [kind for kind in HDU_ORDER if kind not in names]
-            if lacking:
-                raise InputError(f'{path}: no HDU {", ".join(lacking)}; {fix}', path=path)
-            tables = {}
-            for kind in HDU_ORDER:
-                data = hdul[kind].data
-                present = data.columns.names if data is not None else []
-                missing = [c for c in required if c not in present]
-                if missing:
-                    raise InputError(f'{path}: HDU {kind} lacks column(s) '
-                                     f'{", ".join(missing[:6])}; {fix}', path=path)
-                tables[kind] = {c: _native(data[c]) for c in present}
-            return tables
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f'{path}: cannot read the ngmix catalogue ({reason}); {fix}',
-                         path=path) from None
+    with reading(path, 'ngmix catalogue', fix), fits.open(path, memmap=False) as hdul:
+        names = [hdu.name for hdu in hdul]
+        lacking = [kind for kind in HDU_ORDER if kind not in names]
+        if lacking:
+            raise InputError(f'{path}: no HDU {", ".join(lacking)}; {fix}', path=path)
+        tables = {}
+        for kind in HDU_ORDER:
+            data = hdul[kind].data
+            present = data.columns.names if data is not None else []
+            require_columns(path, f'HDU {kind}', present, required, fix)
+            tables[kind] = {c: _native(data[c]) for c in present}
+        return tables
 
 
 def _native(values):

@@ -9,6 +9,7 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.final_catalog import FINAL_HDU
+from shapepipe.io.fits_errors import reading, require_columns
 from shapepipe.io.ngmix_catalog import MCAL_TYPES, final_name
 
 # (plus, minus) sheared measurements of component j = 0, 1.
@@ -79,11 +80,7 @@ def _column_names(table):
 
 
 def _check_columns(names, required, source, where, fix):
-    missing = [n for n in required if n not in names]
-    if missing:
-        shown = ', '.join(missing[:6]) + (f' (and {len(missing) - 6} more)' if len(missing) > 6
-                                          else '')
-        raise InputError(f'{source}: {where} lacks column(s) {shown}; {fix}', path=source)
+    require_columns(source, where, names, required, fix)
 
 
 def catalog_from_final(table, source='catalogue'):
@@ -172,19 +169,12 @@ def read_catalog(path):
     formats = 'a final_cat*.fits (HDU RESULTS) or ngmix*.fits (HDUs 1M 1P 2M 2P NOSHEAR)'
     if not os.path.isfile(path):
         raise InputError(f'{path}: no such catalogue; give {formats} with -i', path=path)
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            names = [hdu.name for hdu in hdul]
-            if FINAL_HDU in names:
-                return catalog_from_final(hdul[FINAL_HDU].data, path)
-            if all(kind in names for kind in MCAL_TYPES):
-                return catalog_from_ngmix({kind: hdul[kind].data for kind in MCAL_TYPES}, path)
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f'{path}: cannot read the catalogue ({reason}); give {formats}',
-                         path=path) from None
+    with reading(path, 'catalogue', f'give {formats}'), fits.open(path, memmap=False) as hdul:
+        names = [hdu.name for hdu in hdul]
+        if FINAL_HDU in names:
+            return catalog_from_final(hdul[FINAL_HDU].data, path)
+        if all(kind in names for kind in MCAL_TYPES):
+            return catalog_from_ngmix({kind: hdul[kind].data for kind in MCAL_TYPES}, path)
     raise InputError(f'{path}: has HDUs {", ".join(names)} only; give {formats}', path=path)
 
 

@@ -6,7 +6,6 @@ TPV distortion terms (PV keywords) are converted to SIP (see
 
 import os
 
-import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
 

@@ -21,12 +21,6 @@ from shapepipe.io.ngmix_catalog import (
 )
 
 FINAL_HDU = 'RESULTS'
-FILE_PATTERN = 'final_cat'
-
-
-def file_name(number):
-    """``final_cat<number>.fits`` (``number`` as in file names, e.g. ``-277-282``)."""
-    return f'{FILE_PATTERN}{number}.fits'
 
 
 def ngmix_final_columns(tables, numbers):

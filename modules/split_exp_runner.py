@@ -5,6 +5,7 @@ import os
 import numpy as np
 
 from shapepipe.errors import ConfigError
+from shapepipe.io.exposure_headers import headers_file_name
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.split_exp_package.split_exp import save_headers, split_mosaic
 from shapepipe.pipeline.options import Option
@@ -37,5 +38,5 @@ def split_exp_runner(input_file_list, run_dirs, file_number_string, config, modu
                              dtype=np.int16 if is_flag else None,
                              header_list=headers if suffix == suffixes[0] else None)
         written += len(files)
-    save_headers(os.path.join(run_dirs['output'], f'headers{file_number_string}.npy'), headers)
+    save_headers(os.path.join(run_dirs['output'], headers_file_name(file_number_string)), headers)
     return f'{written} CCD files written', ''

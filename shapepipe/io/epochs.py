@@ -13,7 +13,7 @@ from astropy.wcs import WCS
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.io.stores import create_store, open_store
+from shapepipe.io.stores import SqliteDict, create_store, open_store
 
 
 def read_epochs(catalog_path):
@@ -97,8 +97,9 @@ def find_epoch_file(directories, pattern, exposure, ccd, ext):
     return None
 
 
-def open_object_store(path, what='object store', fix='rerun the module that writes it',
-                      allow_pickle=False):
+def open_object_store(path: str, what: str = 'object store',
+                      fix: str = 'rerun the module that writes it',
+                      allow_pickle: bool = False) -> SqliteDict:
     """A read-only per-object store; InputError naming the file.
 
     A missing, corrupt, locked or pickled file gives one line (``path: cannot
@@ -109,7 +110,7 @@ def open_object_store(path, what='object store', fix='rerun the module that writ
     return open_store(path, what, fix, allow_pickle)
 
 
-def read_object_entry(store, number):
+def read_object_entry(store: SqliteDict, number: int | str) -> dict:
     """The epochs ``{'<exp>-<ccd>': value}`` of object ``number``, {} when it has none."""
     entry = store.get(str(number), 'empty')
     return entry if isinstance(entry, dict) else {}

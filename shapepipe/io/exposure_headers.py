@@ -17,6 +17,7 @@ encoding of :mod:`shapepipe.io.stores`.
 
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -31,12 +32,12 @@ STORE_NAME = 'log_exp_headers.sqlite'
 STORE_FIX = 'run merge_headers_runner or fix LOG_WCS'
 
 
-def headers_file_name(number):
+def headers_file_name(number: str) -> str:
     """``headers<number>.npy`` (``number`` as in file names, e.g. ``-2113737``)."""
     return f'headers{number}.npy'
 
 
-def exposure_key(path):
+def exposure_key(path: str) -> str:
     """``headers-2113737.npy`` -> ``'2113737'``."""
     match = re.search(r'headers-?(.*)\.npy$', os.path.basename(path))
     if not match:
@@ -44,7 +45,7 @@ def exposure_key(path):
     return match.group(1).lstrip('-')
 
 
-def write_headers_file(path, entries):
+def write_headers_file(path: str, entries: Sequence[dict]) -> None:
     """Write ``headers<num>.npy`` atomically from ``[{'ccd', 'WCS', 'header'}, ...]``."""
     rows = [(int(e['ccd']), e['header'].encode('ascii'), wcs_to_text(e['WCS']).encode('ascii'),
              *(e['WCS'].pixel_shape or (0, 0))) for e in entries]
@@ -78,7 +79,7 @@ def _normalised(entries):
     return out
 
 
-def read_headers_file(path, allow_pickle=False):
+def read_headers_file(path: str, allow_pickle: bool = False) -> list[dict]:
     """``[{'ccd', 'WCS', 'header'}, ...]`` of a ``headers<num>.npy`` file.
 
     A pickled (object) array, as ShapePipe writes, is refused with one line
@@ -109,19 +110,20 @@ def read_headers_file(path, allow_pickle=False):
         raise InputError(f'{path}: cannot read ({error}); {fix}', path=path) from None
 
 
-def write_exposure_headers(path, headers):
+def write_exposure_headers(path: str,
+                           headers: Mapping | Iterable[tuple[str, list]]) -> None:
     """Write the store ``{exposure: [{'ccd', 'WCS', 'header'}, ...]}`` atomically."""
     write_store(path, headers)
 
 
-def merge_header_files(paths, path, allow_pickle=False):
+def merge_header_files(paths: Sequence[str], path: str, allow_pickle: bool = False) -> str:
     """Write the store at ``path`` from ``headers*.npy`` files; return ``path``."""
     write_exposure_headers(path, ((exposure_key(p), read_headers_file(p, allow_pickle))
                                   for p in paths))
     return path
 
 
-def read_exposure_headers(path, allow_pickle=False):
+def read_exposure_headers(path: str, allow_pickle: bool = False) -> dict[str, list[dict]]:
     """The whole store: ``{exposure: [{'ccd', 'WCS', 'header'}, ...]}``."""
     if not os.path.isfile(path):
         raise InputError(f'exposure header store {path} not found: {STORE_FIX}', path=path)

@@ -10,6 +10,8 @@ metacal type ``NGMIX_<name>_<type>`` in the order of
 ``PSF_ELL_i``, ``PSF_FWHM_i``, ``PSF_FLAG_i`` per epoch.
 """
 
+from collections.abc import Sequence
+
 import numpy as np
 from astropy.io import fits
 
@@ -17,13 +19,13 @@ from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.io.fits_errors import reading, require_columns
 from shapepipe.io.ngmix_catalog import (
-    FINAL_BLOCK, FINAL_OBJECT_COLUMNS, HDU_ORDER, final_name,
+    FINAL_BLOCK, FINAL_OBJECT_COLUMNS, HDU_ORDER, Tables, final_name,
 )
 
 FINAL_HDU = 'RESULTS'
 
 
-def ngmix_final_columns(tables, numbers):
+def ngmix_final_columns(tables: Tables | None, numbers: Sequence[int]) -> list[fits.Column]:
     """The ngmix block of the final catalogue for the objects ``numbers``.
 
     ``tables`` is :func:`shapepipe.io.ngmix_catalog.read_ngmix_catalog`'s
@@ -58,14 +60,14 @@ def ngmix_final_columns(tables, numbers):
                       for name, _, _ in FINAL_OBJECT_COLUMNS]
 
 
-def write_final_catalog(path, columns):
+def write_final_catalog(path: str, columns: Sequence[fits.Column] | fits.ColDefs) -> None:
     """Write the ``RESULTS`` table of ``columns`` (fits.Column or ColDefs) atomically."""
     hdu = fits.BinTableHDU.from_columns(fits.ColDefs(columns), name=FINAL_HDU)
     with atomic_path(path) as tmp:
         fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
 
 
-def read_final_catalog(path, columns=None):
+def read_final_catalog(path: str, columns: Sequence[str] | None = None) -> np.ndarray:
     """The ``RESULTS`` table of a final catalogue (a numpy record array).
 
     ``columns``: keep only these (all must exist). InputError naming the file

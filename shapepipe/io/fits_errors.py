@@ -1,12 +1,13 @@
 """One-line errors for reading FITS catalogues (shared by the format owners)."""
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from shapepipe.errors import InputError
 
 
 @contextmanager
-def reading(path, what, fix):
+def reading(path: str, what: str, fix: str) -> Iterator[None]:
     """Turn astropy's errors while reading ``path`` into one :class:`InputError`
     line, ``<path>: cannot read the <what> (<first line of the error>); <fix>``."""
     try:
@@ -19,7 +20,8 @@ def reading(path, what, fix):
                          path=path) from None
 
 
-def require_columns(path, where, present, required, fix):
+def require_columns(path: str, where: str, present: Sequence[str], required: Sequence[str],
+                    fix: str) -> None:
     """InputError naming up to six ``required`` columns missing from ``present``."""
     missing = [name for name in required if name not in present]
     if missing:

@@ -15,6 +15,7 @@ the reader, empty and concatenated tables, the measurement's default fill
 :data:`FINAL_BLOCK` to carry it into the final catalogue.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +35,8 @@ DEFAULT = -10.0
 FLAG_NOT_MEASURED = 1 << 20
 
 _NUMPY = {'K': np.int64, 'J': np.int32, 'D': np.float64}
+#: ``{type: {column: array}}``, the catalogue in memory.
+Tables = dict[str, dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ FINAL_SOURCES = tuple(dict.fromkeys([s for b in FINAL_BLOCK for s in b[1]] + [
     source for _, source, _ in FINAL_OBJECT_COLUMNS] + ['id']))
 
 
-def final_name(block_name, kind):
+def final_name(block_name: str, kind: str) -> str:
     """``NGMIX_ELL`` and ``1M`` -> ``NGMIX_ELL_1M`` (a final-catalogue column)."""
     return f'{block_name}_{kind}'
 
@@ -127,14 +130,14 @@ def _hdu(name, columns):
     return fits.BinTableHDU.from_columns(cols, name=name)
 
 
-def write_ngmix_catalog(path, tables):
+def write_ngmix_catalog(path: str, tables: Tables) -> None:
     """Write ``{type: {column: array}}`` atomically (every type of :data:`HDU_ORDER`)."""
     hdus = [fits.PrimaryHDU()] + [_hdu(name, tables[name]) for name in HDU_ORDER]
     with atomic_path(path) as tmp:
         fits.HDUList(hdus).writeto(tmp)
 
 
-def read_ngmix_catalog(path, required=COLUMNS):
+def read_ngmix_catalog(path: str, required: Sequence[str] = COLUMNS) -> Tables:
     """``{type: {column: array}}`` of an ngmix catalogue.
 
     Raises
@@ -163,12 +166,12 @@ def _native(values):
     return values.astype(values.dtype.newbyteorder('='))
 
 
-def empty_tables():
+def empty_tables() -> Tables:
     """Tables without rows (a job whose ID range holds no object)."""
     return {name: {c.name: np.zeros(0, c.dtype) for c in COLUMNS_SPEC} for name in HDU_ORDER}
 
 
-def concatenate_tables(parts):
+def concatenate_tables(parts: Sequence[Tables]) -> Tables:
     """Join ``{type: {column: array}}`` dicts (batches of one job)."""
     if not parts:
         return empty_tables()

@@ -28,6 +28,7 @@ import os
 import pickle
 import sqlite3
 import struct
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
 
 import numpy as np
@@ -92,19 +93,19 @@ def _to_json(value, buffers):
     raise TypeError(f'cannot store a {type(value).__name__} value')
 
 
-def encode_value(value):
+def encode_value(value: object) -> memoryview:
     """The bytes of one store value (see the module docstring)."""
     buffers = []
     text = json.dumps(_to_json(value, buffers), separators=(',', ':')).encode()
     return sqlite3.Binary(b''.join([MAGIC, _LENGTH.pack(len(text)), text] + buffers))
 
 
-def wcs_to_text(wcs):
+def wcs_to_text(wcs: WCS) -> str:
     """The header text of ``wcs.to_fits(relax=True)`` (what astropy pickles of a WCS)."""
     return wcs.to_fits(relax=True)[0].header.tostring()
 
 
-def wcs_from_text(text, shape=None):
+def wcs_from_text(text: str, shape: Sequence[int] | None = None) -> WCS:
     """The WCS of :func:`wcs_to_text`'s text, with its pixel shape (NAXISi) when given."""
     header = fits.Header.fromstring(text)
     if shape:                                # as astropy's unpickling of a WCS does
@@ -132,12 +133,12 @@ def _from_json(value, raw):
     return {key: _from_json(item, raw) for key, item in value.items()}
 
 
-def is_pickle(blob):
+def is_pickle(blob: bytes) -> bool:
     """Whether bytes start like a pickle (protocol 2 or later, as sqlitedict writes)."""
     return len(blob) > 1 and blob[0] == 0x80 and 2 <= blob[1] <= 5
 
 
-def decode_value(blob, allow_pickle=False):
+def decode_value(blob: bytes, allow_pickle: bool = False) -> object:
     """A store value from its bytes.
 
     Raises
@@ -191,7 +192,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def restricted_loads(blob):
+def restricted_loads(blob: bytes) -> object:
     """Unpickle with :class:`RestrictedUnpickler`."""
     try:
         return RestrictedUnpickler(io.BytesIO(blob)).load()
@@ -205,7 +206,8 @@ def restricted_loads(blob):
 # Stores
 # ---------------------------------------------------------------------------
 
-def store_error(path, error, what='store', fix='rerun the module that writes it'):
+def store_error(path: str, error: Exception, what: str = 'store',
+                fix: str = 'rerun the module that writes it') -> InputError:
     """The one-line :class:`InputError` for a value of ``path`` that cannot be decoded."""
     if isinstance(error, PickleRefused):
         return InputError(f'{path}: the {what} holds pickled values, which are not read '
@@ -229,14 +231,15 @@ class _Decoder:
             raise store_error(self.path, error, self.what, self.fix) from None
 
 
-def create_store(path):
+def create_store(path: str) -> SqliteDict:
     """A new, empty store at ``path`` (a temporary name: see ``atomic_path``),
     writing safe-encoded values; commit and close it (``with``) when done."""
     return SqliteDict(path, flag='n', autocommit=False, encode=encode_value,
                       decode=_Decoder(path, 'store', 'rerun the module that writes it', False))
 
 
-def open_store(path, what='store', fix='rerun the module that writes it', allow_pickle=False):
+def open_store(path: str, what: str = 'store', fix: str = 'rerun the module that writes it',
+               allow_pickle: bool = False) -> SqliteDict:
     """A read-only store; a missing, corrupt, locked or pickled file gives one
     :class:`InputError` line (``path: cannot open the <what> (<reason>); <fix>``)
     instead of an exception in sqlitedict's thread."""
@@ -250,7 +253,7 @@ def open_store(path, what='store', fix='rerun the module that writes it', allow_
         raise InputError(f'{path}: cannot open the {what} ({error}); {fix}', path=path) from None
 
 
-def write_store(path, items):
+def write_store(path: str, items: Mapping | Iterable[tuple[str, object]]) -> None:
     """Write ``{key: value}`` (an iterable of pairs or a dict) to a new store at ``path``
     atomically."""
     pairs = items.items() if isinstance(items, dict) else items
@@ -261,7 +264,8 @@ def write_store(path, items):
             store.commit()
 
 
-def read_store(path, what='store', fix='rerun the module that writes it', allow_pickle=False):
+def read_store(path: str, what: str = 'store', fix: str = 'rerun the module that writes it',
+               allow_pickle: bool = False) -> dict:
     """The whole store as a dict."""
     with open_store(path, what, fix, allow_pickle) as store:
         return {key: store[key] for key in store}

@@ -3,7 +3,7 @@
 from shapepipe.errors import InputError
 
 
-def read_flat(path):
+def read_flat(path: str) -> str:
     """A text file's content with newlines removed."""
     try:
         with open(path) as handle:

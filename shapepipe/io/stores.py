@@ -115,22 +115,22 @@ def wcs_from_text(text: str, shape: Sequence[int] | None = None) -> WCS:
     return WCS(header)
 
 
-def _from_json(value, raw):
-    if isinstance(value, list):
-        return [_from_json(item, raw) for item in value]
-    if not isinstance(value, dict):
+def _object_hook(raw):
+    """json's ``object_hook``: arrays and WCS from their JSON, other dicts as they are."""
+    def hook(value):
+        if '__array__' in value:
+            offset, size = value['__array__']
+            dtype = np.dtype(value['dtype'])
+            if dtype.hasobject:
+                raise ValueError(f'array of dtype {dtype}')
+            if offset < 0 or offset + size > len(raw):
+                raise ValueError('array buffer outside the value')
+            return np.frombuffer(raw, dtype, size // max(dtype.itemsize, 1), offset).reshape(
+                value['shape'])
+        if '__wcs__' in value:
+            return wcs_from_text(value['__wcs__'], value.get('pixel_shape'))
         return value
-    if '__array__' in value:
-        offset, size = value['__array__']
-        dtype = np.dtype(value['dtype'])
-        if dtype.hasobject:
-            raise ValueError(f'array of dtype {dtype}')
-        if offset < 0 or offset + size > len(raw):
-            raise ValueError('array buffer outside the value')
-        return np.frombuffer(raw[offset:offset + size], dtype).reshape(value['shape']).copy()
-    if '__wcs__' in value:
-        return wcs_from_text(value['__wcs__'], value.get('pixel_shape'))
-    return {key: _from_json(item, raw) for key, item in value.items()}
+    return hook
 
 
 def is_pickle(blob: bytes) -> bool:
@@ -154,11 +154,11 @@ def decode_value(blob: bytes, allow_pickle: bool = False) -> object:
     if blob.startswith(MAGIC):
         start = len(MAGIC) + _LENGTH.size
         (length,) = _LENGTH.unpack_from(blob, len(MAGIC))
+        raw = bytearray(blob[start + length:])      # writable arrays, one copy in all
         try:
-            tree = json.loads(blob[start:start + length])
-        except ValueError as error:
+            return json.loads(blob[start:start + length], object_hook=_object_hook(raw))
+        except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f'corrupt store value ({error})') from None
-        return _from_json(tree, memoryview(blob)[start + length:])
     if is_pickle(blob):
         if not allow_pickle:
             raise PickleRefused('pickled values')

@@ -10,7 +10,7 @@ code. A value is encoded as::
 The JSON holds the structure (dict with str keys, list, str, int, float,
 bool, None); a numpy array is ``{"__array__": [offset, nbytes], "dtype":
 "<f4", "shape": [51, 51]}`` pointing into the raw buffers (plain numeric
-dtypes only, never object arrays); an astropy ``WCS`` is ``{"__wcs__": header
+dtypes only, never object arrays; each buffer 16-byte aligned); an astropy ``WCS`` is ``{"__wcs__": header
 text of wcs.to_fits(relax=True), "pixel_shape": [nx, ny] or null}``, which is
 what astropy's own pickle of a WCS holds, so the WCS read back is the same.
 Tuples come back as lists and numpy scalars as Python numbers.
@@ -84,6 +84,9 @@ def _to_json(value, buffers):
             raise TypeError(f'cannot store an array of dtype {value.dtype} (plain numbers only)')
         data = np.ascontiguousarray(value).tobytes()
         offset = sum(len(b) for b in buffers)
+        if offset % 16:                       # keep every array aligned
+            buffers.append(bytes(16 - offset % 16))
+            offset += 16 - offset % 16
         buffers.append(data)
         return {'__array__': [offset, len(data)], 'dtype': value.dtype.str,
                 'shape': list(value.shape)}

@@ -32,6 +32,7 @@ def test_values_round_trip():
     assert back['flags'].dtype == np.int16 and back['flags'].tolist() == [[1, -2]]
     assert back['empty'].shape == (0, 3)
     assert back['list'] == [1, 'a', None, True]
+    assert all(a.flags.aligned for a in (got['VIGNET'], back['flags'], back['empty']))
     assert decode_value(encode_value('empty')) == 'empty'
     assert bytes(encode_value('empty')).startswith(MAGIC)
 

@@ -1,16 +1,15 @@
 """The final catalogue of a tile: detections, classification and shapes.
 
-One row per detection, HDU ``RESULTS``: the SExtractor columns (VIGNET
-dropped), ``TILE_ID``, ``SPREAD_MODEL``, ``SPREADERR_MODEL``, ``SPREAD_CLASS``
-(c = SPREAD_MODEL + 2 SPREADERR_MODEL: 0 star if |c| < SM_STAR_THRESH, 1
-galaxy if c > SM_GAL_THRESH, else 2), the ``NGMIX_*_{1M,1P,2M,2P,NOSHEAR}``
-block and ``NGMIX_MCAL_FLAGS``, ``NGMIX_N_EPOCH``, ``NGMIX_MOM_FAIL``.
-Objects absent from the shape catalogue keep ShapePipe's default values and
-the flag bit :data:`FLAG_NOT_MEASURED`. With ``SAVE_PSF_DATA`` the per-epoch
-PSF columns ``PSF_ELL_i`` (HSM g1, g2), ``PSF_FWHM_i`` (pixels, 2.3548 x the
-HSM sigma) and ``PSF_FLAG_i`` (HSM flags; :data:`PSF_FLAG_NO_EPOCH` when the
-object has no i-th epoch with a PSF) come from the multi-epoch PSF store,
-epochs in the order of their ``<exp>-<ccd>`` keys.
+Its layout (HDU ``RESULTS``, column order, the ``NGMIX_*`` block and its
+defaults) is owned by :mod:`shapepipe.io.final_catalog`; this module computes
+the values. ``SPREAD_CLASS``: c = SPREAD_MODEL + 2 SPREADERR_MODEL: 0 star if
+|c| < SM_STAR_THRESH, 1 galaxy if c > SM_GAL_THRESH, else 2. Objects absent
+from the shape catalogue keep ShapePipe's default values and the flag bit
+:data:`FLAG_NOT_MEASURED`. With ``SAVE_PSF_DATA`` the per-epoch PSF columns
+``PSF_ELL_i`` (HSM g1, g2), ``PSF_FWHM_i`` (pixels, 2.3548 x the HSM sigma)
+and ``PSF_FLAG_i`` (HSM flags; :data:`PSF_FLAG_NO_EPOCH` when the object has
+no i-th epoch with a PSF) come from the multi-epoch PSF store, epochs in the
+order of their ``<exp>-<ccd>`` keys.
 """
 
 import numpy as np

@@ -2,10 +2,7 @@
 without pickle; crafted pickles are refused by the library and by shapepipe_run
 (exit status, one line, and the file the payload would create never appears)."""
 
-import os
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,8 +14,7 @@ from shapepipe.io.exposure_headers import (
     exposure_key, merge_header_files, read_exposure_headers, read_headers_file,
     write_headers_file,
 )
-
-BIN = os.path.dirname(sys.executable)
+from tests.pipeline.conftest import run_shapepipe
 
 
 @pytest.fixture
@@ -96,9 +92,7 @@ def run_config(tmp_path, module, file_keys='', section=''):
     text = (f'[EXECUTION]\nMODULE = {module}\n[FILE]\nINPUT_DIR = ./in\nOUTPUT_DIR = ./out\n'
             f'{file_keys}\n{section}\n')
     (tmp_path / 'config.ini').write_text(text)
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-    return subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', 'config.ini'],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    return run_shapepipe(['-c', 'config.ini'], cwd=tmp_path)
 
 
 def assert_refused(result, marker, name, phrase):

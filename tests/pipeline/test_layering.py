@@ -13,7 +13,8 @@ import re
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from .conftest import REPO
+
 PACKAGE = re.compile(r'^shapepipe\.modules\.(\w+?)_(package|runner)\b')
 
 

@@ -3,7 +3,7 @@
 import os
 
 from shapepipe.errors import ExecutableError
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.psfex_package.psfex import (
     build_command, check_model, check_star_catalog, configured_basis, psf_path, record_basis,
 )
@@ -14,8 +14,9 @@ from shapepipe.pipeline.options import Option
 @module_runner(
     version='1.1',
     input_module='setools_runner',
-    file_pattern='star_selection',
-    file_ext='.fits',
+    inputs=[Input('stars', 'star_selection', '.fits')],
+    outputs=[Output('model', '{*}{num}.psf', 'psfex', 'named after the star catalogue'),
+             Output('catalog', 'psfex_cat{num}.cat', 'fits_ldac')],
     executes=['psfex'],
     depends=['numpy', 'astropy'],
     options=[

@@ -4,14 +4,14 @@ import os
 
 from shapepipe.io.atomic import write_text
 from shapepipe.io.text import read_flat
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 
 
 @module_runner(
     version='1.1',
     input_module='python_example_runner',
-    file_pattern=['numbers', 'letters', 'pyex_output'],
-    file_ext=['.txt', '.txt', '.cat'],
+    inputs=[Input('numbers', 'numbers', '.txt'), Input('letters', 'letters', '.txt'),
+            Input('joined', 'pyex_output', '.cat')],
     run_method='serial',
 )
 def serial_example_runner(input_file_list, run_dirs, file_number_string, config,

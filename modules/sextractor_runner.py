@@ -7,7 +7,7 @@ from astropy.io import fits
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.io.exposure_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
     CHECK_TYPES, build_command, header_value, output_names,
@@ -19,8 +19,17 @@ from shapepipe.pipeline.options import Option
 @module_runner(
     version='1.1',
     input_module='split_exp_runner',
-    file_pattern=['image', 'weight', 'flag'],
-    file_ext=['.fits', '.fits', '.fits'],
+    inputs=[Input('image', 'image', '.fits'),
+            Input('weight', 'weight', '.fits', enabled_by='WEIGHT_IMAGE'),
+            Input('flag', 'flag', '.fits', enabled_by='FLAG_IMAGE'),
+            Input('psf', 'psf', '.psf', enabled_by='PSF_FILE', default=False),
+            Input('detection_image', 'detection_image', '.fits', enabled_by='DETECTION_IMAGE',
+                  default=False),
+            Input('detection_weight', 'detection_weight', '.fits',
+                  enabled_by='DETECTION_WEIGHT', default=False)],
+    outputs=[Output('catalog', '{PREFIX|SUFFIX_}sexcat{num}.fits', 'fits_ldac'),
+             Output('check_images', '{PREFIX|SUFFIX_}{*}{num}.fits', 'fits',
+                    when='CHECKIMAGE')],
     executes=['sex'],
     depends=['numpy', 'astropy'],
     options=[
@@ -60,15 +69,8 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
     if len(opts['CCD_SIZE']) != 4:
         raise ConfigError(f'{where}CCD_SIZE needs 4 numbers: xmin, xmax, ymin, ymax')
     prefix = opts['PREFIX'] or opts['SUFFIX']
-    inputs = list(input_file_list)
-    image = inputs.pop(0)
-    optional = {}
-    for key in ('WEIGHT_IMAGE', 'FLAG_IMAGE', 'PSF_FILE', 'DETECTION_IMAGE', 'DETECTION_WEIGHT'):
-        if opts[key]:
-            if not inputs:
-                raise ConfigError(f'{where}{key} = True but no input file is left for it: add '
-                                  f'a FILE_PATTERN')
-            optional[key] = inputs.pop(0)
+    inputs = input_file_list.inputs
+    image = inputs['image']
     executable = find_executable(opts['EXEC_PATH'])
     if executable is None:
         raise ExecutableError(f'Source Extractor ({opts["EXEC_PATH"]}) not found: sudo apt-get '
@@ -80,10 +82,10 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
     with atomic_path(catalog) as tmp:
         command = build_command(
             executable, image, tmp, opts['DOT_SEX_FILE'], opts['DOT_PARAM_FILE'],
-            opts['DOT_CONV_FILE'], weight=optional.get('WEIGHT_IMAGE'),
-            flag=optional.get('FLAG_IMAGE'), psf=optional.get('PSF_FILE'),
-            detection_image=optional.get('DETECTION_IMAGE'),
-            detection_weight=optional.get('DETECTION_WEIGHT'), zero_point=zero_point,
+            opts['DOT_CONV_FILE'], weight=inputs.get('weight'),
+            flag=inputs.get('flag'), psf=inputs.get('psf'),
+            detection_image=inputs.get('detection_image'),
+            detection_weight=inputs.get('detection_weight'), zero_point=zero_point,
             background=background, check_types=opts['CHECKIMAGE'], check_names=checks)
         stdout, stderr = execute(command)
         if not os.path.isfile(tmp):

@@ -6,15 +6,17 @@ import numpy as np
 
 from shapepipe.errors import ConfigError
 from shapepipe.io.exposure_headers import headers_file_name
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.split_exp_package.split_exp import save_headers, split_mosaic
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
-    file_pattern=['image', 'weight', 'flag'],
-    file_ext=['.fitsfz', '.fitsfz', '.fitsfz'],
+    inputs=[Input('image', 'image', '.fitsfz'), Input('weight', 'weight', '.fitsfz'),
+            Input('flag', 'flag', '.fitsfz')],
+    outputs=[Output('ccds', '{OUTPUT_SUFFIX}{num}.fits', 'fits', '{num}-CCD, one per CCD'),
+             Output('headers', 'headers{num}.npy', 'npy')],
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000',
     options=[

@@ -14,7 +14,7 @@ from shapepipe.io.exposure_headers import (
     exposure_key, merge_header_files, read_exposure_headers, read_headers_file,
     write_headers_file,
 )
-from tests.pipeline.conftest import run_shapepipe
+from tests.conftest import run_shapepipe
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from .conftest import REPO
+from tests.conftest import REPO
 
 PACKAGE = re.compile(r'^shapepipe\.modules\.(\w+?)_(package|runner)\b')
 

@@ -127,5 +127,5 @@ def read_exposure_headers(path: str, allow_pickle: bool = False) -> dict[str, li
     """The whole store: ``{exposure: [{'ccd', 'WCS', 'header'}, ...]}``."""
     if not os.path.isfile(path):
         raise InputError(f'exposure header store {path} not found: {STORE_FIX}', path=path)
-    headers = read_store(path, 'header store', STORE_FIX, allow_pickle)
+    headers = read_store(path, 'exposure header store', STORE_FIX, allow_pickle)
     return {key: _normalised(entries) for key, entries in headers.items()}

@@ -21,7 +21,9 @@ from shapepipe.pipeline.executors import (
     MPIExecutor, SMPExecutor, mpi_rank_from_env, mpi_world_size_from_env,
 )
 from shapepipe.pipeline.job import FAILED, OK, SKIPPED
+from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.pipeline.module_registry import available_runners, load_runner
+from shapepipe.pipeline.preflight import preflight
 from shapepipe.pipeline.plan import (
     ModuleProperties, build_jobs, input_directory_entries, plan_module_runs, resolve_input_dirs,
 )
@@ -113,6 +115,7 @@ class Pipeline:
             self.output_root, config.pipeline('FILE', 'RUN_LOG_NAME') + '.txt'))
         self._check_inputs()
         check_pipeline(config, self.module_runs, self.props)
+        preflight(self)
         self.log = None
         self.run_dir = None
 
@@ -169,7 +172,7 @@ class Pipeline:
 
     def _main_logger(self, path):
         logger = logging.Logger('shapepipe')
-        handler = logging.FileHandler(path)
+        handler = OneLineFileHandler(path)
         handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%Y-%m-%d %H:%M:%S'))
         logger.addHandler(handler)
         if self.verbose:

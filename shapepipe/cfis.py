@@ -36,6 +36,17 @@ def tile_coord_from_id(tile_id):
     return ra, dec
 
 
+def ccd_number(header, index):
+    """A mosaic CCD's number: its CCDNUM keyword, a ``ccdNN`` EXTNAME, or ``index``
+    (its 0-based order among the image HDUs; MegaCam's HDU i holds ccd i-1)."""
+    if 'CCDNUM' in header:
+        return int(header['CCDNUM'])
+    name = str(header.get('EXTNAME', ''))
+    if name.lower().startswith('ccd') and name[3:].isdigit():
+        return int(name[3:])
+    return index
+
+
 def pipeline_id(raw_id):
     """Convert a raw CFIS ID to ShapePipe's: ``.`` -> ``-``, letters removed.
 
@@ -67,3 +78,29 @@ def tile_raw_name(tile_id, kind='image'):
 def ccd_is_flipped(ccd):
     """MegaCam CCDs read out rotated by 180 degrees (< 18, and 36, 37)."""
     return ccd < 18 or ccd in (36, 37)
+
+
+# CFIS HISTORY cards name each input exposure, e.g. "HISTORY  2113737p.fits ..."
+_EXPOSURE_IN_HISTORY = re.compile(r'\b(\d{6,8})p\b')
+
+
+def exposures_from_header(path):
+    """Exposure names (``2113737p``) listed in a tile's HISTORY, in order.
+
+    Shared by find_exposures, sextractor's multi-epoch post-processing and
+    ``cfis_field_select``.
+    """
+    from astropy.io import fits
+
+    from shapepipe.errors import InputError
+
+    try:
+        header = fits.getheader(path)
+    except (OSError, ValueError) as error:
+        raise InputError(f'{path}: cannot read the header ({error})', path=path) from None
+    names = []
+    for card in header.get('HISTORY', []):
+        for number in _EXPOSURE_IN_HISTORY.findall(str(card)):
+            if number + 'p' not in names:
+                names.append(number + 'p')
+    return names

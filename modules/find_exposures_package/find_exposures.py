@@ -1,25 +1,20 @@
-"""The exposures a tile was stacked from, from its header's HISTORY cards."""
-
-import re
+"""The exposures a tile was stacked from, from its header's HISTORY cards
+(:func:`shapepipe.cfis.exposures_from_header`, shared with sextractor's
+post-processing), with ShapePipe's ``COLNUM`` and ``EXP_PREFIX``."""
 
 from astropy.io import fits
 
+from shapepipe.cfis import exposures_from_header as exposures_in_history
 from shapepipe.errors import InputError
 
-# CFIS HISTORY cards name each input exposure, e.g. "HISTORY  2113737p.fits ..."
-_EXPOSURE = re.compile(r'\b(\d{6,8})p\b')
 
-
-def _from_column(text, column, prefix):
-    """The exposure named in the ``column``-th space-separated field, or None.
-
-    As ShapePipe: the field up to its last dot, without ``prefix``.
-    """
+def _from_column(text, column):
+    """The file named in the ``column``-th space-separated field, up to its last
+    dot (as ShapePipe), or None."""
     fields = text.split(' ')
     if column >= len(fields) or '.' not in fields[column]:
         return None
-    name = fields[column].rsplit('.', 1)[0]
-    return name[len(prefix):] if prefix and name.startswith(prefix) else name
+    return fields[column].rsplit('.', 1)[0]
 
 
 def exposures_from_header(path, column=None, prefix=''):
@@ -32,23 +27,22 @@ def exposures_from_header(path, column=None, prefix=''):
     column : int, optional
         ShapePipe's ``COLNUM``: the index of the file name among the
         space-separated fields of a HISTORY card (CFIS: 3). None: any
-        ``NNNNNNNp`` word of the card.
+        ``NNNNNNNp`` word of the card (a card without the field is skipped).
     prefix : str
         ShapePipe's ``EXP_PREFIX``, removed from the names.
     """
-    try:
-        header = fits.getheader(path)
-    except (OSError, ValueError) as error:
-        raise InputError(f'{path}: cannot read the header ({error})', path=path) from None
+    if column is None:
+        found = exposures_in_history(path)
+    else:
+        try:
+            header = fits.getheader(path)
+        except (OSError, ValueError) as error:
+            raise InputError(f'{path}: cannot read the header ({error})', path=path) from None
+        found = [_from_column(str(card), column) for card in header.get('HISTORY', [])]
     names = []
-    for card in header.get('HISTORY', []):
-        if column is None:
-            found = [number + 'p' for number in _EXPOSURE.findall(str(card))]
-            if prefix:
-                found = [name[len(prefix):] if name.startswith(prefix) else name
-                         for name in found]
-        else:
-            name = _from_column(str(card), column, prefix)
-            found = [name] if name else []
-        names.extend(name for name in found if name not in names)
+    for name in found:
+        if name and prefix and name.startswith(prefix):
+            name = name[len(prefix):]
+        if name and name not in names:
+            names.append(name)
     return names

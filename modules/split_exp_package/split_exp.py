@@ -6,13 +6,14 @@ TPV distortion terms (PV keywords) are converted to SIP (see
 
 import os
 
-import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
+from shapepipe import cfis
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.exposure_headers import write_headers_file
 from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 
 import warnings
@@ -55,13 +56,9 @@ def ccd_hdus(hdul, path):
 
 
 def ccd_number(hdu, index):
-    """The CCD number: the CCDNUM keyword, a ``ccdNN`` EXTNAME, or the HDU order."""
-    if 'CCDNUM' in hdu.header:
-        return int(hdu.header['CCDNUM'])
-    name = str(hdu.header.get('EXTNAME', ''))
-    if name.lower().startswith('ccd') and name[3:].isdigit():
-        return int(name[3:])
-    return index
+    """The CCD number: the CCDNUM keyword, a ``ccdNN`` EXTNAME, or the HDU order
+    (:func:`shapepipe.cfis.ccd_number`, shared with create_star_cat)."""
+    return cfis.ccd_number(hdu.header, index)
 
 
 def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None,
@@ -132,6 +129,6 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
 
 
 def save_headers(path, header_list):
-    """``headers{num}.npy``: object array of per-CCD dicts (WCS, header)."""
-    with atomic_path(path) as tmp:
-        np.save(tmp, np.array(header_list, dtype=object), allow_pickle=True)
+    """``headers{num}.npy``: per-CCD WCS and header, no pickle
+    (:func:`shapepipe.io.exposure_headers.write_headers_file`)."""
+    write_headers_file(path, header_list)

@@ -46,7 +46,7 @@ def find_images(input_dir, mode=None):
     ``CFIS.XXX.YYY.r.fits`` (``-XXX-YYY``). ``mode=None``: tiles if there are any,
     else exposures.
     """
-    from shapepipe.modules.split_exp_package.split_exp import ccd_hdus, ccd_number
+    from shapepipe.cfis import ccd_number
 
     paths = sorted(glob.glob(os.path.join(input_dir, '**', '*.fits*'), recursive=True))
     tiles = []
@@ -69,8 +69,9 @@ def find_images(input_dir, mode=None):
         exposure = match.group(1) or match.group(2)
         try:
             with fits.open(path) as hdul:
-                for index, hdu in enumerate(ccd_hdus(hdul, path)):
-                    images.append((f'-{exposure}-{ccd_number(hdu, index)}', path,
+                ccds = [hdu for hdu in hdul[1:] if hdu.is_image]   # as split_exp
+                for index, hdu in enumerate(ccds):
+                    images.append((f'-{exposure}-{ccd_number(hdu.header, index)}', path,
                                    hdul.index_of(hdu)))
         except OSError as error:
             raise InputError(f'{path}: cannot read the mosaic ({error})', path=path) from None
@@ -133,7 +134,7 @@ def create_star_cats(input_dir, output_dir, mode=None, catalog=None, mag_max=18.
     for number, path, hdu in images:
         centre, radius = image_footprint(path, hdu)
         if client is not None:
-            from shapepipe.modules.mask_package.stars import query_gsc
+            from shapepipe.io.star_catalog import query_gsc
 
             table = query_gsc(client, centre.ra.deg, centre.dec.deg, (radius + margin_deg) * 60)
             ra, dec, mag = (np.asarray(table[c], float) for c in ('ra', 'dec', 'mag'))

@@ -27,6 +27,9 @@ PIPELINE_OPTIONS = {
         Option('MODE', 'str', 'smp', 'smp: joblib on one machine; mpi: MPI over mpiexec ranks',
                choices=('smp', 'mpi')),
         Option('SEED', 'int', 0, 'Run seed: random generators are seeded from it and the file number'),
+        Option('RESUME', 'str', '',
+               'Finish a run in place (as --resume): True for the newest run of this config, '
+               'or a run directory; jobs recorded done are skipped'),
     ),
     'FILE': (
         Option('LOG_NAME', 'str', 'shapepipe', 'Name of the main log file (in <run>/logs/)'),
@@ -41,6 +44,9 @@ PIPELINE_OPTIONS = {
         Option('NUMBER_LIST', 'list', None, 'File numbers to process: a file (one a line) or a list'),
         Option('CORRECT_FILE_PATTERN', 'bool', True,
                'Let a pattern match a longer name (star_split -> star_split_ratio_80)'),
+        Option('ALLOW_PICKLE', 'bool', False,
+               'Read pickled stores and headers*.npy made by ShapePipe (numpy arrays and WCS '
+               'only; see docs/formats.md)'),
     ),
     'JOB': (
         Option('SMP_BATCH_SIZE', 'int', 1, 'Number of jobs run in parallel (SMP mode)'),

@@ -11,6 +11,7 @@ from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
+from shapepipe.modules.ngmix_package.noise import position_rng
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
 from shapepipe.pipeline.options import Option
@@ -62,6 +63,10 @@ def assign_roles(paths):
         Option('BATCH_SIZE', 'int', 256, 'Objects measured together (memory ~ 2 MB each)'),
         Option('POSITION_PARAMS', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
                'Catalogue columns of the sky positions'),
+        Option('NOISE_SEED', 'str', 'position',
+               'position: added noise tied to the CCD pixels and per-object streams to the sky '
+               'position (twin fields share them); number: seeded by file number and NUMBER '
+               '(the old rule)', choices=('position', 'number')),
     ],
 )
 def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
@@ -88,9 +93,11 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     chosen = [int(n) for n in numbers
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
     geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS']))
+    by_position = opts['NOISE_SEED'] == 'position'
     settings = Settings(step=opts['METACAL_STEP'], mag_zp=opts['MAG_ZP'],
                         measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
-                        ntry=max(1, opts['NTRY']))
+                        ntry=max(1, opts['NTRY']),
+                        pixel_noise_seed=config.run_seed if by_position else None)
     stores = {role: open_store(roles[role]) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []
@@ -98,7 +105,10 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
         for first in range(0, len(chosen), opts['BATCH_SIZE']):
             batch = chosen[first:first + opts['BATCH_SIZE']]
             epochs = gather_epochs(batch, positions, stores, geometry, log=w_log)
-            rngs = [make_rng(config.run_seed, 'ngmix', file_number_string, n) for n in batch]
+            if by_position:
+                rngs = [position_rng(config.run_seed, *positions[n], 'ngmix') for n in batch]
+            else:
+                rngs = [make_rng(config.run_seed, 'ngmix', file_number_string, n) for n in batch]
             parts.append(measure(np.array(batch), epochs, rngs, settings))
     finally:
         for store in stores.values():

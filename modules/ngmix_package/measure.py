@@ -21,6 +21,7 @@ import numpy as np
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
 from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images
+from shapepipe.modules.ngmix_package.noise import STREAM_FIXNOISE, STREAM_MASKED, pixel_normals
 
 DEFAULT = -10.0            # ShapePipe's value for quantities that could not be measured
 MISSING_PIXEL = -1e29      # stamp values below this are off the image (VIGNET -1e30)
@@ -57,7 +58,16 @@ class Epochs:
         ``FSCALE`` of each exposure (1 if None).
     noise : ndarray (n, N, N) or None
         Noise images for the noise symmetrisation, in the flux-scaled units;
-        None: drawn from the weight map with each object's generator.
+        None: drawn from the weight map (see ``Settings.pixel_noise_seed``).
+    epoch_key : ndarray (n,) or None
+        :func:`noise.epoch_key` of each stamp's epoch (exposure-CCD name).
+    origin : ndarray (n, 2) or None
+        CCD pixel (x, y) of each stamp's element ``[0, 0]``. With
+        ``epoch_key`` and ``Settings.pixel_noise_seed`` the added noise is
+        tied to the CCD pixels (:mod:`noise`), identical in twin fields.
+    neighbours : ndarray (n, N, N) of bool or None
+        Pixels that belong to other objects (uberseg, :mod:`uberseg`):
+        weight 0 and replaced by noise like masked pixels.
     """
 
     image: np.ndarray
@@ -70,6 +80,9 @@ class Epochs:
     background: np.ndarray = None
     flux_scale: np.ndarray = None
     noise: np.ndarray = None
+    epoch_key: np.ndarray = None
+    origin: np.ndarray = None
+    neighbours: np.ndarray = None
 
 
 @dataclass
@@ -87,6 +100,7 @@ class Settings:
     chi_max: float = 60.0           # model pixels beyond this chi^2 are exactly 0 in float64
     fixnoise: bool = True
     border: int = 3                 # width of the border used for the background estimate
+    pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
 
 
 def _border_background(image, bad, width):
@@ -118,6 +132,10 @@ def prepare(epochs, rngs, settings):
     bad = ~np.isfinite(image) | ~np.isfinite(weight) | (weight <= 0) | (image < MISSING_PIXEL)
     if epochs.flag is not None:
         bad |= np.asarray(epochs.flag) != 0
+    if epochs.neighbours is not None:
+        neighbours = np.asarray(epochs.neighbours, bool) & ~bad
+        epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
+        bad |= neighbours
     image[bad] = 0.0
     weight[bad] = 0.0
     if epochs.background is not None:
@@ -136,7 +154,8 @@ def prepare(epochs, rngs, settings):
     epoch_flags[~psf_ok] |= F.PSF_MISSING
     all_bad = bad.all(axis=(-2, -1))
     epoch_flags[all_bad] |= F.EPOCH_MASKED
-    epoch_flags[bad.any(axis=(-2, -1)) & ~all_bad] |= F.BAD_PIXELS
+    masked = bad if epochs.neighbours is None else bad & ~neighbours
+    epoch_flags[masked.any(axis=(-2, -1)) & ~all_bad] |= F.BAD_PIXELS
     keep = psf_ok & ~all_bad
 
     variance = np.where(weight > 0, 1.0 / np.where(weight > 0, weight, 1.0), np.nan)
@@ -145,13 +164,19 @@ def prepare(epochs, rngs, settings):
         median_var = np.nanmedian(variance.reshape(n_oe, -1), axis=1)
     median_var = np.where(np.isfinite(median_var), median_var, 1.0)
     sigma = np.sqrt(np.where(np.isfinite(variance), variance, median_var[:, None, None]))
-    noise = np.empty_like(image)
-    start = epochs.start
-    for o, rng in enumerate(rngs):
-        rows = slice(start[o], start[o + 1])
-        draws = rng.standard_normal((2,) + image[rows].shape)
-        image[rows] = np.where(bad[rows], draws[0] * sigma[rows], image[rows])
-        noise[rows] = draws[1] * sigma[rows]
+    if settings.pixel_noise_seed is not None and epochs.origin is not None:
+        n = image.shape[-1]
+        args = (settings.pixel_noise_seed, epochs.epoch_key, epochs.origin, n)
+        image = np.where(bad, pixel_normals(*args, STREAM_MASKED) * sigma, image)
+        noise = pixel_normals(*args, STREAM_FIXNOISE) * sigma
+    else:
+        noise = np.empty_like(image)
+        start = epochs.start
+        for o, rng in enumerate(rngs):
+            rows = slice(start[o], start[o + 1])
+            draws = rng.standard_normal((2,) + image[rows].shape)
+            image[rows] = np.where(bad[rows], draws[0] * sigma[rows], image[rows])
+            noise[rows] = draws[1] * sigma[rows]
     if epochs.noise is not None:
         noise = np.asarray(epochs.noise, float)
     return image, weight, noise, keep, epoch_flags

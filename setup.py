@@ -35,6 +35,7 @@ setup(
             'create_star_cat = shapepipe.commands.create_star_cat:main',
             'merge_final_cat = shapepipe.commands.merge_final_cat:main',
             'MeanShapes = shapepipe.commands.mean_shapes:main',
+            'shapepipe_calibrate = shapepipe.commands.calibrate:main',
         ],
     },
 )

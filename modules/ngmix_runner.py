@@ -12,18 +12,20 @@ from shapepipe.modules.module_decorator import module_runner
 from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.noise import position_rng
+from shapepipe.modules.ngmix_package.uberseg import TileSegmentation, neighbour_masks
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
 from shapepipe.pipeline.options import Option
 from shapepipe.pipeline.rng import make_rng
 
 # Input roles by file name (ShapePipe's order is the fallback).
-ROLE_WORDS = (('psf', 'psf'), ('background', 'bkg'), ('weight', 'weight'), ('flag', 'flag'))
+ROLE_WORDS = (('segmentation', 'segmentation'), ('psf', 'psf'), ('background', 'bkg'),
+              ('weight', 'weight'), ('flag', 'flag'))
 SHAPEPIPE_ORDER = ('catalog', 'image', 'background', 'psf', 'weight', 'flag')
 
 
 def assign_roles(paths):
-    """{'catalog', 'image', 'psf', 'weight', 'flag'[, 'background']} -> path."""
+    """{'catalog', 'image', 'psf', 'weight', 'flag'[, 'background', 'segmentation']} -> path."""
     roles = {}
     for path in paths:
         name = os.path.basename(path).lower()
@@ -67,6 +69,15 @@ def assign_roles(paths):
                'position: added noise tied to the CCD pixels and per-object streams to the sky '
                'position (twin fields share them); number: seeded by file number and NUMBER '
                '(the old rule)', choices=('position', 'number')),
+        Option('NEIGHBOUR_MASK', 'str', 'auto',
+               'uberseg: mask pixels nearer to other detections (needs the tile SEGMENTATION '
+               'check image as input); none: no masking; auto: uberseg when a segmentation '
+               'input is given', choices=('auto', 'uberseg', 'none')),
+        Option('NEIGHBOUR_FILL', 'str', 'noise',
+               'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep (their '
+               'light stays in the image, only their weight is 0)', choices=('noise', 'keep')),
+        Option('WARM_START', 'bool', True,
+               'Start the 1p/1m/2p/2m fits from the noshear solution (same starting point)'),
     ],
 )
 def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
@@ -79,6 +90,14 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     if missing:
         raise ConfigError(f'{where}FILE_PATTERN gives no {", ".join(missing)} input: list the '
                           f'tile catalogue and the image, PSF, weight and flag stores')
+    mask_mode = opts['NEIGHBOUR_MASK']
+    if mask_mode == 'auto':
+        mask_mode = 'uberseg' if 'segmentation' in roles else 'none'
+    if mask_mode == 'uberseg' and 'segmentation' not in roles:
+        raise ConfigError(f'{where}NEIGHBOUR_MASK = uberseg needs the tile segmentation image: '
+                          f'add CHECKIMAGE = SEGMENTATION to the tile sextractor_runner and '
+                          f'tile_segmentation (.fits) to FILE_PATTERN, or set NEIGHBOUR_MASK = '
+                          f'none')
     if not opts['LOG_WCS']:
         raise ConfigError(f'{where}LOG_WCS is required (the merge_headers_runner store)')
     numbers, objects, _ = read_epochs(roles['catalog'])
@@ -97,7 +116,10 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     settings = Settings(step=opts['METACAL_STEP'], mag_zp=opts['MAG_ZP'],
                         measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
                         ntry=max(1, opts['NTRY']),
-                        pixel_noise_seed=config.run_seed if by_position else None)
+                        pixel_noise_seed=config.run_seed if by_position else None,
+                        warm_start=opts['WARM_START'], neighbour_fill=opts['NEIGHBOUR_FILL'])
+    segmentation = (TileSegmentation(roles['segmentation']) if mask_mode == 'uberseg'
+                    else None)
     stores = {role: open_store(roles[role]) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []
@@ -105,6 +127,8 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
         for first in range(0, len(chosen), opts['BATCH_SIZE']):
             batch = chosen[first:first + opts['BATCH_SIZE']]
             epochs = gather_epochs(batch, positions, stores, geometry, log=w_log)
+            if segmentation is not None:
+                epochs.neighbours = neighbour_masks(epochs, batch, positions, segmentation)
             if by_position:
                 rngs = [position_rng(config.run_seed, *positions[n], 'ngmix') for n in batch]
             else:
@@ -120,4 +144,4 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     n_ok = int((flags == 0).sum())
     return (f'{len(chosen)} objects ({n_ok} without flags, '
             f'{int((np.asarray(tables["NOSHEAR"]["n_epoch_model"]) == 0).sum())} without '
-            f'epochs) -> {out}'), ''
+            f'epochs; neighbour masking: {mask_mode}) -> {out}'), ''

@@ -101,6 +101,8 @@ class Settings:
     fixnoise: bool = True
     border: int = 3                 # width of the border used for the background estimate
     pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
+    warm_start: bool = True         # sheared types start from the noshear solution
+    neighbour_fill: str = 'noise'   # neighbour pixels: replaced by 'noise', or 'keep' their light
 
 
 def _border_background(image, bad, width):
@@ -132,18 +134,17 @@ def prepare(epochs, rngs, settings):
     bad = ~np.isfinite(image) | ~np.isfinite(weight) | (weight <= 0) | (image < MISSING_PIXEL)
     if epochs.flag is not None:
         bad |= np.asarray(epochs.flag) != 0
-    if epochs.neighbours is not None:
-        neighbours = np.asarray(epochs.neighbours, bool) & ~bad
-        epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
-        bad |= neighbours
+    neighbours = np.zeros_like(bad) if epochs.neighbours is None else (
+        np.asarray(epochs.neighbours, bool) & ~bad)
+    epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
     image[bad] = 0.0
-    weight[bad] = 0.0
+    weight[bad | neighbours] = 0.0
     if epochs.background is not None:
         background = np.nan_to_num(np.asarray(epochs.background, float), nan=0.0,
                                    posinf=0.0, neginf=0.0)
         background = np.where(background < MISSING_PIXEL, 0.0, background)
     else:
-        background = _border_background(image, bad, settings.border)
+        background = _border_background(image, bad | neighbours, settings.border)
     scale = np.ones(n_oe) if epochs.flux_scale is None else np.asarray(epochs.flux_scale, float)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
     image = (image - background) * scale[:, None, None]
@@ -152,10 +153,11 @@ def prepare(epochs, rngs, settings):
     psf = np.asarray(epochs.psf, float)
     psf_ok = np.isfinite(psf).all(axis=(-2, -1)) & (psf.sum(axis=(-2, -1)) > 0)
     epoch_flags[~psf_ok] |= F.PSF_MISSING
-    all_bad = bad.all(axis=(-2, -1))
+    all_bad = (bad | neighbours).all(axis=(-2, -1))
     epoch_flags[all_bad] |= F.EPOCH_MASKED
-    masked = bad if epochs.neighbours is None else bad & ~neighbours
-    epoch_flags[masked.any(axis=(-2, -1)) & ~all_bad] |= F.BAD_PIXELS
+    epoch_flags[bad.any(axis=(-2, -1)) & ~all_bad] |= F.BAD_PIXELS
+    if settings.neighbour_fill == 'noise':
+        bad = bad | neighbours
     keep = psf_ok & ~all_bad
 
     variance = np.where(weight > 0, 1.0 / np.where(weight > 0, weight, 1.0), np.nan)
@@ -230,8 +232,13 @@ def _flux_guess(image, weight, u, v, t_total, area, start):
     return np.where(denom > 0, numer / np.where(denom > 0, denom, 1.0), 1.0)
 
 
-def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
-    """Joint Gaussian fits of one metacal type; returns a dict of arrays."""
+def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings, warm=None):
+    """Joint Gaussian fits of one metacal type; returns a dict of arrays.
+
+    ``warm``: (pars (n_obj, 6), ok (n_obj,)) of the noshear fit; objects with
+    ``ok`` start from those parameters (all sheared types from the same point,
+    next to the solution they must track).
+    """
     n_obj = len(start) - 1
     psf_cov = np.stack([t_psf / 2.0, np.zeros_like(t_psf), t_psf / 2.0], axis=1)
     first = start[:-1]
@@ -240,6 +247,8 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
     guess = np.zeros((n_obj, 6))
     guess[:, 4] = t_guess
     guess[:, 5] = np.where(np.isfinite(flux) & (flux > 0), flux, 1.0)
+    if warm is not None:
+        guess[warm[1]] = warm[0][warm[1]]
     sigma_cen = settings.center_prior_pixels * np.sqrt(area[first])
     result = gauss_fit.fit_batch(guess, image, weight, u, v, psf_cov, area, start, sigma_cen,
                                  settings.sigma_g, settings.max_iter, settings.tol,
@@ -264,7 +273,8 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
         pars[retry], cov[retry], status[retry], s2n[retry] = res[0], res[1], res[4], res[5]
         ntry[retry] = attempt + 1
     err = np.sqrt(np.abs(np.diagonal(cov, axis1=1, axis2=2)))
-    return {'g1': pars[:, 2], 'g2': pars[:, 3], 'T': pars[:, 4], 'flux': pars[:, 5],
+    return {'pars': pars, 'status': status,
+            'g1': pars[:, 2], 'g2': pars[:, 3], 'T': pars[:, 4], 'flux': pars[:, 5],
             'g1_err': err[:, 2], 'g2_err': err[:, 3], 'T_err': err[:, 4],
             'flux_err': err[:, 5], 's2n': s2n, 'flags': _status_flags(status), 'ntry': ntry}
 
@@ -388,12 +398,15 @@ def measure(ids, epochs, rngs, settings=None):
         sub_start = np.concatenate([[0], np.cumsum(n_kept[measured])])
         tpsf_obj = np.add.reduceat(t_psf, sub_start[:-1]) / n_kept[measured]
         wgt = fit_weight.reshape(len(kept), -1)
-        for kind in MCAL_TYPES:
+        warm = None
+        for kind in MCAL_TYPES:        # noshear first
             img = mcal[kind].reshape(len(kept), -1)
             if settings.measurement == 'moments':
                 res = _moments_type(mcal[kind], fit_weight, jac, sub_start)
             else:
-                res = _fit_type(img, wgt, u, v, t_psf, area, sub_start, k_rngs, settings)
+                res = _fit_type(img, wgt, u, v, t_psf, area, sub_start, k_rngs, settings, warm)
+                if kind == 'noshear' and settings.warm_start:
+                    warm = (res['pars'], res['status'] == 0)
             res['Tpsf'] = tpsf_obj
             out_types[kind] = (measured, res)
     return _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings)

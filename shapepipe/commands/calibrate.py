@@ -20,6 +20,7 @@ from shapepipe.errors import ShapePipeError
 VARIANTS = {
     'uberseg': {'NEIGHBOUR_MASK': 'auto'},
     'nomask': {'NEIGHBOUR_MASK': 'none'},
+    'uberseg_keep': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep'},
 }
 
 
@@ -39,6 +40,8 @@ def parse_args(argv):
     parser.add_argument('--size-min', type=float, default=0.5)
     parser.add_argument('-j', '--n-jobs', type=int, default=1, help='fields run at once')
     parser.add_argument('--tile-npix', type=int, help='tile size of each field (pixels)')
+    parser.add_argument('--galaxy-density', type=float, help='galaxies per arcmin^2')
+    parser.add_argument('--n-exposures', type=int, help='dithered exposures per field')
     parser.add_argument('--no-plot', action='store_true')
     args = parser.parse_args(argv)
     try:
@@ -70,7 +73,10 @@ def run_fields(args, variants):
 
     from shapepipe.calibrate.fields import SIGNS, run_field
 
-    overrides = {'tile_npix': args.tile_npix} if args.tile_npix else {}
+    overrides = {key: value for key, value in (('tile_npix', args.tile_npix),
+                                               ('galaxy_density', args.galaxy_density),
+                                               ('n_exposures', args.n_exposures))
+                 if value}
     tasks = [(pair, sign) for pair in range(args.n_pairs) for sign in SIGNS]
 
     def one(pair, sign):

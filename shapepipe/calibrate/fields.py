@@ -42,6 +42,17 @@ def variant_config(sp_run, name, ngmix_options):
     return path
 
 
+MPI_ENV_PREFIXES = ('PMI', 'OMPI_', 'MPI_LOCAL', 'HYDRA_', 'HYDI_', 'MPIR_', 'PMIX')
+
+
+def child_env(**extra):
+    """This process's environment without mpiexec's variables (a shapepipe_run started by an
+    MPI rank must not take itself for an MPI job), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(MPI_ENV_PREFIXES)}
+    env.update(extra)
+    return env
+
+
 def _run(sp_run, config, env):
     result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', config], cwd=sp_run,
                             env=env, capture_output=True, text=True)
@@ -64,14 +75,14 @@ def run_field(out_dir, pair, sign, shear, seed, variants, preset='test', sim_ove
                             rotated_pairs=True, n_jobs=1, **(sim_overrides or {}))
     simulate(sp_run, settings, overwrite=True, log=lambda *_: None)
     n_hdu = str(len(settings.ccds))
-    env = dict(os.environ, SP_RUN=sp_run, SP_CONFIG=GOLD, SP_N_HDU=n_hdu,
-               PATH=BIN + os.pathsep + os.environ['PATH'])
+    env = child_env(SP_RUN=sp_run, SP_CONFIG=GOLD, SP_N_HDU=n_hdu,
+                    PATH=BIN + os.pathsep + os.environ['PATH'])
     for config in ('config_prepare.ini', 'config_exp.ini'):
         _run(sp_run, os.path.join(GOLD, config), env)
     catalogues = {}
     for name, options in variants.items():
         _run(sp_run, variant_config(sp_run, name, options), env)
-        runs = sorted(glob.glob(os.path.join(sp_run, 'output', f'run_sp_tile_{name}_*')))
+        runs = sorted(glob.glob(os.path.join(sp_run, 'output', f'run_sp_tile_{name}_[0-9]*')))
         found = glob.glob(os.path.join(runs[-1], 'make_cat_runner', 'output', 'final_cat*.fits'))
         if not found:
             raise ShapePipeError(f'{runs[-1]}: make_cat_runner wrote no final_cat*.fits')

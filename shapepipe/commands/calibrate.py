@@ -42,6 +42,9 @@ def parse_args(argv):
     parser.add_argument('--tile-npix', type=int, help='tile size of each field (pixels)')
     parser.add_argument('--galaxy-density', type=float, help='galaxies per arcmin^2')
     parser.add_argument('--n-exposures', type=int, help='dithered exposures per field')
+    parser.add_argument('--pair-offset', type=float, default=20.0,
+                        help='distance of a galaxy to its rotated copy [arcsec] (default 20: '
+                             'the copies do not blend; blends come from random positions)')
     parser.add_argument('--no-plot', action='store_true')
     args = parser.parse_args(argv)
     try:
@@ -67,16 +70,24 @@ def _mpi():
     return comm if comm.Get_size() > 1 else None
 
 
-def run_fields(args, variants):
-    """Run every field (joblib over cores, or MPI ranks); (pair, sign) -> {variant: path}."""
+def run_fields(args, variants, field_runner=None):
+    """Run every field (joblib over cores, or MPI ranks).
+
+    Returns a list of ((pair, sign), {variant: path}, wall s, CPU s) on
+    rank 0, None on the other MPI ranks. ``field_runner`` replaces
+    :func:`shapepipe.calibrate.fields.run_field` (same arguments).
+    """
     from joblib import Parallel, delayed
 
     from shapepipe.calibrate.fields import SIGNS, run_field
+
+    run_field = field_runner or run_field
 
     overrides = {key: value for key, value in (('tile_npix', args.tile_npix),
                                                ('galaxy_density', args.galaxy_density),
                                                ('n_exposures', args.n_exposures))
                  if value}
+    overrides['pair_offset_arcsec'] = args.pair_offset
     tasks = [(pair, sign) for pair in range(args.n_pairs) for sign in SIGNS]
 
     def one(pair, sign):
@@ -142,7 +153,7 @@ def make_plot(results, path):
     plt.close(figure)
 
 
-def main(argv=None):
+def main(argv=None, field_runner=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from shapepipe.calibrate.estimate import calibrate_pairs
     from shapepipe.shear.catalogs import Cuts
@@ -151,7 +162,7 @@ def main(argv=None):
     variants = {name: VARIANTS[name] for name in args.variants}
     start = time.time()
     try:
-        runs = run_fields(args, variants)
+        runs = run_fields(args, variants, field_runner)
         if runs is None:             # MPI rank > 0
             return 0
         cuts = Cuts(snr_min=args.snr_min, size_min=args.size_min)

@@ -76,6 +76,9 @@ def assign_roles(paths):
         Option('NEIGHBOUR_FILL', 'str', 'noise',
                'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep (their '
                'light stays in the image, only their weight is 0)', choices=('noise', 'keep')),
+        Option('METADETECT', 'bool', False,
+               'Detect and segment again on every metacal image (per epoch stamp): objects not '
+               'detected get NOT_DETECTED in that type, pixels of other detections weight 0'),
         Option('WARM_START', 'bool', True,
                'Start the 1p/1m/2p/2m fits from the noshear solution (same starting point)'),
     ],
@@ -117,7 +120,8 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
                         measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
                         ntry=max(1, opts['NTRY']),
                         pixel_noise_seed=config.run_seed if by_position else None,
-                        warm_start=opts['WARM_START'], neighbour_fill=opts['NEIGHBOUR_FILL'])
+                        warm_start=opts['WARM_START'], neighbour_fill=opts['NEIGHBOUR_FILL'],
+                        metadetect=opts['METADETECT'])
     segmentation = (TileSegmentation(roles['segmentation']) if mask_mode == 'uberseg'
                     else None)
     stores = {role: open_store(roles[role]) for role in

@@ -103,6 +103,10 @@ class Settings:
     pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
     warm_start: bool = True         # sheared types start from the noshear solution
     neighbour_fill: str = 'noise'   # neighbour pixels: replaced by 'noise', or 'keep' their light
+    metadetect: bool = False        # detect and segment again on every metacal image
+    detect_nu: float = 4.0          # metadetect: threshold in noise sigmas of the metacal image
+    detect_min_area: int = 5        # metadetect: smallest detection (pixels)
+    detect_radius: float = 3.0      # metadetect: the object's detection within this (pixels)
 
 
 def _border_background(image, bad, width):
@@ -279,6 +283,48 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings, warm=None
             'flux_err': err[:, 5], 's2n': s2n, 'flags': _status_flags(status), 'ntry': ntry}
 
 
+def sheared_detection(images, offsets, settings):
+    """Detection and segmentation of metacal images (metadetection).
+
+    Each stamp is thresholded at ``detect_nu`` times its noise (the MAD of
+    the stamp's border), connected pixels are labelled (components smaller
+    than ``detect_min_area`` dropped), the object is the component nearest to
+    its expected position (within ``detect_radius`` pixels), and every pixel
+    is given to the nearest component (uberseg). Made on each sheared image,
+    the segmentation is sheared with the galaxy and its neighbours.
+
+    Returns (others (n, N, N) bool: pixels of other components, found (n,)
+    bool: the object was detected).
+    """
+    from scipy import ndimage
+
+    from shapepipe.modules.ngmix_package.uberseg import uberseg_mask
+
+    n_stamp, n = images.shape[0], images.shape[-1]
+    ring = np.zeros((n, n), bool)
+    width = settings.border + 1
+    ring[:width], ring[-width:], ring[:, :width], ring[:, -width:] = True, True, True, True
+    values = images[:, ring]
+    sigma = 1.4826 * np.median(np.abs(values - np.median(values, axis=1)[:, None]), axis=1)
+    others = np.zeros(images.shape, bool)
+    found = np.zeros(n_stamp, bool)
+    yy, xx = np.mgrid[:n, :n]
+    for s in range(n_stamp):
+        labels, count = ndimage.label(images[s] > settings.detect_nu * sigma[s])
+        if count == 0:
+            continue
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        labels[sizes[labels] < settings.detect_min_area] = 0
+        cx, cy = n // 2 + offsets[s, 0], n // 2 + offsets[s, 1]
+        distance = np.where(labels > 0, np.hypot(xx - cx, yy - cy), np.inf)
+        nearest = np.unravel_index(np.argmin(distance), distance.shape)
+        if distance[nearest] > settings.detect_radius:
+            continue
+        found[s] = True
+        others[s] = uberseg_mask(labels, int(labels[nearest]))
+    return others, found
+
+
 def _sub_batch(start, objects):
     rows = np.concatenate([np.arange(start[o], start[o + 1]) for o in objects])
     counts = np.array([start[o + 1] - start[o] for o in objects])
@@ -398,15 +444,26 @@ def measure(ids, epochs, rngs, settings=None):
         sub_start = np.concatenate([[0], np.cumsum(n_kept[measured])])
         tpsf_obj = np.add.reduceat(t_psf, sub_start[:-1]) / n_kept[measured]
         wgt = fit_weight.reshape(len(kept), -1)
+        k_offset = np.asarray(epochs.offset, float)[kept]
         warm = None
         for kind in MCAL_TYPES:        # noshear first
             img = mcal[kind].reshape(len(kept), -1)
+            wgt_kind, undetected = wgt, None
+            if settings.metadetect:
+                others, found = sheared_detection(mcal[kind], k_offset, settings)
+                wgt_kind = wgt * ~others.reshape(len(kept), -1) * found[:, None]
+                undetected = np.bincount(np.repeat(np.arange(len(measured)), n_kept[measured]),
+                                         found.astype(float), minlength=len(measured)) == 0
             if settings.measurement == 'moments':
-                res = _moments_type(mcal[kind], fit_weight, jac, sub_start)
+                res = _moments_type(mcal[kind], wgt_kind.reshape(fit_weight.shape), jac,
+                                    sub_start)
             else:
-                res = _fit_type(img, wgt, u, v, t_psf, area, sub_start, k_rngs, settings, warm)
+                res = _fit_type(img, wgt_kind, u, v, t_psf, area, sub_start, k_rngs, settings,
+                                warm)
                 if kind == 'noshear' and settings.warm_start:
                     warm = (res['pars'], res['status'] == 0)
+            if undetected is not None:
+                res['flags'][undetected] |= F.NOT_DETECTED
             res['Tpsf'] = tpsf_obj
             out_types[kind] = (measured, res)
     return _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings)

@@ -21,6 +21,7 @@ VARIANTS = {
     'uberseg': {'NEIGHBOUR_MASK': 'auto'},
     'nomask': {'NEIGHBOUR_MASK': 'none'},
     'uberseg_keep': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep'},
+    'metadetect': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True'},
 }
 
 

@@ -62,13 +62,39 @@ def _run(sp_run, config, env):
                              + ' | '.join(tail))
 
 
-def run_field(out_dir, pair, sign, shear, seed, variants, preset='test', sim_overrides=None):
+def _final_catalogue(sp_run, name):
+    runs = sorted(glob.glob(os.path.join(sp_run, 'output', f'run_sp_tile_{name}_[0-9]*')))
+    found = glob.glob(os.path.join(runs[-1], 'make_cat_runner', 'output',
+                                   'final_cat*.fits')) if runs else []
+    return found[0] if found else None
+
+
+def run_field(out_dir, pair, sign, shear, seed, variants, preset='test', sim_overrides=None,
+              reuse=False):
     """Simulate one field and run the chain; returns {variant: final catalogue path}.
 
     ``variants`` maps a name to [NGMIX_RUNNER] options, e.g.
-    ``{'uberseg': {}, 'nomask': {'NEIGHBOUR_MASK': 'none'}}``.
+    ``{'uberseg': {}, 'nomask': {'NEIGHBOUR_MASK': 'none'}}``. With ``reuse``,
+    a field whose exposure branch has run (``done`` file) is not simulated
+    again and a variant with a final catalogue is not run again: new
+    variants are measured on the same simulations.
     """
     sp_run = field_dir(out_dir, pair, sign)
+    done = os.path.join(sp_run, 'exposure_branch.done')
+    if reuse and os.path.exists(done):
+        n_hdu = open(done).read().strip()
+        env = child_env(SP_RUN=sp_run, SP_CONFIG=GOLD, SP_N_HDU=n_hdu,
+                        PATH=BIN + os.pathsep + os.environ['PATH'])
+        catalogues = {}
+        for name, options in variants.items():
+            path = _final_catalogue(sp_run, name)
+            if path is None:
+                _run(sp_run, variant_config(sp_run, name, options), env)
+                path = _final_catalogue(sp_run, name)
+            if path is None:
+                raise ShapePipeError(f'{sp_run}: variant {name} wrote no final_cat*.fits')
+            catalogues[name] = path
+        return catalogues
     os.makedirs(sp_run, exist_ok=True)
     factor = 1.0 if sign == 'plus' else -1.0
     settings = settings_for(preset, seed=seed, g1=factor * shear[0], g2=factor * shear[1],
@@ -79,12 +105,13 @@ def run_field(out_dir, pair, sign, shear, seed, variants, preset='test', sim_ove
                     PATH=BIN + os.pathsep + os.environ['PATH'])
     for config in ('config_prepare.ini', 'config_exp.ini'):
         _run(sp_run, os.path.join(GOLD, config), env)
+    with open(done, 'w') as handle:
+        handle.write(n_hdu + '\n')
     catalogues = {}
     for name, options in variants.items():
         _run(sp_run, variant_config(sp_run, name, options), env)
-        runs = sorted(glob.glob(os.path.join(sp_run, 'output', f'run_sp_tile_{name}_[0-9]*')))
-        found = glob.glob(os.path.join(runs[-1], 'make_cat_runner', 'output', 'final_cat*.fits'))
-        if not found:
-            raise ShapePipeError(f'{runs[-1]}: make_cat_runner wrote no final_cat*.fits')
-        catalogues[name] = found[0]
+        catalogues[name] = _final_catalogue(sp_run, name)
+        if catalogues[name] is None:
+            raise ShapePipeError(f'{sp_run}: variant {name}: make_cat_runner wrote no '
+                                 f'final_cat*.fits')
     return catalogues

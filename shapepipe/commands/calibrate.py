@@ -46,6 +46,9 @@ def parse_args(argv):
     parser.add_argument('--pair-offset', type=float, default=20.0,
                         help='distance of a galaxy to its rotated copy [arcsec] (default 20: '
                              'the copies do not blend; blends come from random positions)')
+    parser.add_argument('--reuse', action='store_true',
+                        help='keep fields already simulated and processed in -o (their '
+                             'exposure_branch.done) and variants already measured')
     parser.add_argument('--no-plot', action='store_true')
     args = parser.parse_args(argv)
     try:
@@ -95,7 +98,7 @@ def run_fields(args, variants, field_runner=None):
         start = time.process_time()
         wall = time.time()
         paths = run_field(args.output, pair, sign, args.shear, args.seed + pair, variants,
-                          args.preset, overrides)
+                          args.preset, overrides, reuse=args.reuse)
         return (pair, sign), paths, time.time() - wall, time.process_time() - start
 
     comm = _mpi()
@@ -120,7 +123,7 @@ def format_table(name, result):
     def num(v, width):
         return f'{v:>{width}.5f}' if v is not None else f'{"n/a":>{width}}'
 
-    for entry in [result['overall']] + result['splits']:
+    for entry in [result['overall']] + result['splits'] + result.get('matched', []):
         lines.append(f'  {entry["selection"]:<26}{entry["n_plus"]:>7}{entry["n_minus"]:>7}'
                      + ''.join(num(entry[k], 11) + num(entry[k + '_err'], 9)
                                for k in ('m1', 'c1', 'c2')))

@@ -62,7 +62,7 @@ from tests.commands.synthetic_shear import make_catalog
 from tests.commands.test_calibrate_estimate import _write
 
 
-def fake_field(out_dir, pair, sign, shear, seed, variants, preset, overrides):
+def fake_field(out_dir, pair, sign, shear, seed, variants, preset, overrides, reuse=False):
     """Synthetic final catalogue of a field (m = 0.02), with the rank's pid."""
     n = 2000
     rng = np.random.default_rng(pair)

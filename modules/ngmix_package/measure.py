@@ -463,7 +463,7 @@ def measure(ids, epochs, rngs, settings=None):
                 if kind == 'noshear' and settings.warm_start:
                     warm = (res['pars'], res['status'] == 0)
             if undetected is not None:
-                res['flags'][undetected] |= F.NOT_DETECTED
+                res['flags'][undetected] = F.NOT_DETECTED      # not a failed fit
             res['Tpsf'] = tpsf_obj
             out_types[kind] = (measured, res)
     return _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings)
@@ -493,7 +493,7 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
             fit_flags = res['flags'].copy()
             flux = res['flux']
             positive = np.isfinite(flux) & (flux > 0)
-            fit_flags[~positive] |= F.NEG_FLUX
+            fit_flags[~positive & ((fit_flags & F.NOT_DETECTED) == 0)] |= F.NEG_FLUX
             fatal = (fit_flags & F.FATAL) != 0
             good = positive & ~fatal
             cols['mag'][rows[good]] = settings.mag_zp - 2.5 * np.log10(flux[good])
@@ -508,7 +508,9 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
         tables[kind.upper()] = cols
     mcal_flags = object_flags & ~F.INFO
     for flags in type_flags.values():
-        mcal_flags |= flags
+        # NOT_DETECTED stays in its type: which sheared catalogue holds the object is the
+        # selection metadetection measures (R_s), not a failure of the object.
+        mcal_flags |= flags & ~F.NOT_DETECTED
     for cols in tables.values():
         cols['mcal_flags'] = mcal_flags
         cols['epoch_flags'] = object_flags & F.INFO

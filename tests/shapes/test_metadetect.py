@@ -41,3 +41,25 @@ def test_metadetect_on_isolated_stamps_reproduces_metacal():
     m_meta = paired_bias(meta, config.shear, n_boot=2)['m1']
     assert abs(m_meta - m_plain) < 1e-3, (m_meta, m_plain)
     assert abs(m_meta) < 0.02
+
+
+def test_an_undetected_object_is_flagged_in_its_types_only():
+    """A stamp of pure noise: in metadetect mode every type has exactly
+    NOT_DETECTED and mcal_flags stays 0 (which sheared catalogues hold an
+    object is the selection, not a failure); plain metacal fits it."""
+    from shapepipe.modules.ngmix_package.measure import Epochs, measure
+
+    rng = np.random.default_rng(4)
+    jac = np.diag([-0.187, 0.187])
+    psf = _blob(12, 12, 1.0, sigma=2.0)[:25, :25]
+    epochs = Epochs(image=rng.normal(0, 1, (1, N, N)), weight=np.ones((1, N, N)),
+                    psf=psf[None] / psf.sum(), jacobian=jac[None], offset=np.zeros((1, 2)),
+                    start=np.array([0, 1]), background=np.zeros((1, N, N)),
+                    epoch_key=np.array([3]), origin=np.array([[50, 60]]))
+    meta = measure([1], epochs, [np.random.default_rng(0)],
+                   Settings(metadetect=True, pixel_noise_seed=1))
+    for table in meta.values():
+        assert table['flags'][0] == F.NOT_DETECTED
+        assert table['mcal_flags'][0] == 0
+    plain = measure([1], epochs, [np.random.default_rng(0)], Settings(pixel_noise_seed=1))
+    assert not (plain['NOSHEAR']['flags'][0] & F.NOT_DETECTED)

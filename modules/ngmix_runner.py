@@ -8,60 +8,48 @@ import numpy as np
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.epochs import read_epochs
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.noise import position_rng
-from shapepipe.modules.ngmix_package.uberseg import TileSegmentation, neighbour_masks
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
-from shapepipe.pipeline.options import Option
+from shapepipe.modules.ngmix_package.uberseg import TileSegmentation, neighbour_masks
+from shapepipe.options import Option, build_settings
 from shapepipe.pipeline.rng import make_rng
-
-# Input roles by file name (ShapePipe's order is the fallback).
-ROLE_WORDS = (('segmentation', 'segmentation'), ('psf', 'psf'), ('background', 'bkg'),
-              ('weight', 'weight'), ('flag', 'flag'))
-SHAPEPIPE_ORDER = ('catalog', 'image', 'background', 'psf', 'weight', 'flag')
-
-
-def assign_roles(paths):
-    """{'catalog', 'image', 'psf', 'weight', 'flag'[, 'background', 'segmentation']} -> path."""
-    roles = {}
-    for path in paths:
-        name = os.path.basename(path).lower()
-        if name.endswith('.fits') and 'catalog' not in roles:
-            roles['catalog'] = path
-            continue
-        for role, word in ROLE_WORDS:
-            if (role in name or word in name) and role not in roles:
-                roles[role] = path
-                break
-        else:
-            roles.setdefault('image', path)
-    if len(roles) < 5 and len(paths) == len(SHAPEPIPE_ORDER):
-        roles = dict(zip(SHAPEPIPE_ORDER, paths))
-    return roles
-
 
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner', 'vignetmaker_runner', 'psfex_interp_runner'],
-    file_pattern=['tile_sexcat', 'image_vignet', 'galaxy_psf', 'weight_vignet', 'flag_vignet'],
-    file_ext=['.fits', '.sqlite', '.sqlite', '.sqlite', '.sqlite'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits', doc='tile catalogue with EPOCH HDUs'),
+            Input('image', 'image_vignet', '.sqlite'),
+            Input('background', 'background_vignet', '.sqlite', optional=True),
+            Input('psf', 'galaxy_psf', '.sqlite'),
+            Input('weight', 'weight_vignet', '.sqlite'),
+            Input('flag', 'flag_vignet', '.sqlite', optional=True, default=True),
+            Input('segmentation', 'tile_segmentation', '.fits', optional=True,
+                  doc='tile detection SEGMENTATION check image (uberseg neighbour masks)')],
+    outputs=[Output('shapes', 'ngmix{num}.fits', 'fits', 'HDUs 1M 1P 2M 2P NOSHEAR')],
     depends=['numpy', 'scipy', 'galsim', 'numba', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[
         Option('LOG_WCS', 'str', doc='Exposure header store (merge_headers_runner output)'),
-        Option('MAG_ZP', 'float', 30.0, 'Magnitude zero point of the flux-scaled stamps'),
-        Option('PIXEL_SCALE', 'float', 0.187, 'Exposure pixel scale [arcsec] (the centre prior '
-                                               'width is one pixel)'),
+        Option.for_field(Settings, 'mag_zp', 'MAG_ZP', 'float',
+                         'Magnitude zero point of the flux-scaled stamps'),
+        Option('PIXEL_SCALE', 'float', doc='Exposure pixel scale [arcsec] (ShapePipe key)',
+               ignored='each epoch\'s pixel scale comes from its WCS (the centre prior width '
+                       'is one pixel)'),
         Option('ID_OBJ_MIN', 'int', -1, 'Smallest object NUMBER measured (-1: no limit)'),
         Option('ID_OBJ_MAX', 'int', -1, 'Largest object NUMBER measured (-1: no limit)'),
-        Option('MEASUREMENT', 'str', 'gauss', 'gauss: joint Gaussian fit; moments: adaptive '
-                                                'moments', choices=('gauss', 'moments')),
-        Option('SHAPE_PRIOR_SIGMA', 'float', 0.4, 'Width of the BA shape prior'),
-        Option('METACAL_STEP', 'float', 0.01, 'Shear step of the 1p/1m/2p/2m images'),
-        Option('NTRY', 'int', 2, 'Fit attempts per object (new guesses after a failure)'),
+        Option.for_field(Settings, 'measurement', 'MEASUREMENT', 'str',
+                         'gauss: joint Gaussian fit; moments: adaptive moments',
+                         choices=('gauss', 'moments')),
+        Option.for_field(Settings, 'sigma_g', 'SHAPE_PRIOR_SIGMA', 'float',
+                         'Width of the BA shape prior'),
+        Option.for_field(Settings, 'step', 'METACAL_STEP', 'float',
+                         'Shear step of the 1p/1m/2p/2m images'),
+        Option.for_field(Settings, 'ntry', 'NTRY', 'int',
+                         'Fit attempts per object (new guesses after a failure)'),
         Option('BATCH_SIZE', 'int', 256, 'Objects measured together (memory ~ 2 MB each)'),
         Option('POSITION_PARAMS', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
                'Catalogue columns of the sky positions'),
@@ -73,14 +61,17 @@ def assign_roles(paths):
                'uberseg: mask pixels nearer to other detections (needs the tile SEGMENTATION '
                'check image as input); none: no masking; auto: uberseg when a segmentation '
                'input is given', choices=('auto', 'uberseg', 'none')),
-        Option('NEIGHBOUR_FILL', 'str', 'noise',
-               'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep (their '
-               'light stays in the image, only their weight is 0)', choices=('noise', 'keep')),
-        Option('METADETECT', 'bool', False,
-               'Detect and segment again on every metacal image (per epoch stamp): objects not '
-               'detected get NOT_DETECTED in that type, pixels of other detections weight 0'),
-        Option('WARM_START', 'bool', True,
-               'Start the 1p/1m/2p/2m fits from the noshear solution (same starting point)'),
+        Option.for_field(Settings, 'neighbour_fill', 'NEIGHBOUR_FILL', 'str',
+                         'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep '
+                         '(their light stays in the image, only their weight is 0)',
+                         choices=('noise', 'keep')),
+        Option.for_field(Settings, 'metadetect', 'METADETECT', 'bool',
+                         'Detect and segment again on every metacal image (per epoch stamp): '
+                         'objects not detected get NOT_DETECTED in that type, pixels of other '
+                         'detections weight 0'),
+        Option.for_field(Settings, 'warm_start', 'WARM_START', 'bool',
+                         'Start the 1p/1m/2p/2m fits from the noshear solution (same starting '
+                         'point)'),
     ],
 )
 def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
@@ -88,15 +79,11 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     """Write ngmix{num}.fits (HDUs 1M 1P 2M 2P NOSHEAR) for the objects in the ID range."""
     opts = config.module_options(module_config_sec)
     where = config.where(module_config_sec)
-    roles = assign_roles(input_file_list)
-    missing = [r for r in ('catalog', 'image', 'psf', 'weight') if r not in roles]
-    if missing:
-        raise ConfigError(f'{where}FILE_PATTERN gives no {", ".join(missing)} input: list the '
-                          f'tile catalogue and the image, PSF, weight and flag stores')
+    roles = input_file_list.inputs
     mask_mode = opts['NEIGHBOUR_MASK']
     if mask_mode == 'auto':
-        mask_mode = 'uberseg' if 'segmentation' in roles else 'none'
-    if mask_mode == 'uberseg' and 'segmentation' not in roles:
+        mask_mode = 'uberseg' if roles.get('segmentation') else 'none'
+    if mask_mode == 'uberseg' and not roles.get('segmentation'):
         raise ConfigError(f'{where}NEIGHBOUR_MASK = uberseg needs the tile segmentation image: '
                           f'add CHECKIMAGE = SEGMENTATION to the tile sextractor_runner and '
                           f'tile_segmentation (.fits) to FILE_PATTERN, or set NEIGHBOUR_MASK = '
@@ -116,12 +103,9 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
     geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS']))
     by_position = opts['NOISE_SEED'] == 'position'
-    settings = Settings(step=opts['METACAL_STEP'], mag_zp=opts['MAG_ZP'],
-                        measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
-                        ntry=max(1, opts['NTRY']),
-                        pixel_noise_seed=config.run_seed if by_position else None,
-                        warm_start=opts['WARM_START'], neighbour_fill=opts['NEIGHBOUR_FILL'],
-                        metadetect=opts['METADETECT'])
+    settings = build_settings(Settings, ngmix_runner.runner_info.options, opts,
+                              ntry=max(1, opts['NTRY']),
+                              pixel_noise_seed=config.run_seed if by_position else None)
     segmentation = (TileSegmentation(roles['segmentation']) if mask_mode == 'uberseg'
                     else None)
     stores = {role: open_store(roles[role]) for role in

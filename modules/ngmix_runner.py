@@ -56,7 +56,7 @@ from shapepipe.pipeline.rng import make_rng
         Option('NOISE_SEED', 'str', 'position',
                'position: added noise tied to the CCD pixels and per-object streams to the sky '
                'position (twin fields share them); number: seeded by file number and NUMBER '
-               '(the old rule)', choices=('position', 'number')),
+               '(the rule before issue 15)', choices=('position', 'number')),
         Option('NEIGHBOUR_MASK', 'str', 'auto',
                'uberseg: mask pixels nearer to other detections (needs the tile SEGMENTATION '
                'check image as input); none: no masking; auto: uberseg when a segmentation '

@@ -23,7 +23,6 @@ import zlib
 
 import numpy as np
 
-from shapepipe.pipeline.rng import make_rng
 
 POSITION_QUANTUM = 1.0      # arcsec: grid of the sky positions that seed per-object streams
 STREAM_MASKED = 0           # noise replacing masked pixels
@@ -97,4 +96,5 @@ def position_rng(run_seed, ra, dec, *keys):
     cos_dec = np.cos(np.radians(dec))
     ix = int(np.floor(((ra % 360.0) * cos_dec * 3600.0) / POSITION_QUANTUM))
     iy = int(np.floor((dec + 90.0) * 3600.0 / POSITION_QUANTUM))
-    return make_rng(run_seed, *keys, ix, iy)
+    entropy = [int(run_seed) & 0xFFFFFFFF] + [zlib.crc32(str(key).encode()) for key in keys]
+    return np.random.default_rng(np.random.SeedSequence(entropy + [ix, iy]))

@@ -5,6 +5,7 @@ import numpy as np
 
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package.measure import Settings, sheared_detection
+from shapepipe.modules.ngmix_package.stamp_stores import measure_stamp_arrays
 from shapepipe.simulation.shear_stamps import StampSimConfig, paired_bias, run_paired
 
 N, C = 51, 25
@@ -32,8 +33,9 @@ def test_metadetect_on_isolated_stamps_reproduces_metacal():
     """Same noise-paired isolated stamps (S/N 20-100): metadetect's m equals
     metacal's within 1e-3 and every object is detected in every type."""
     config = StampSimConfig(n_galaxies=80, seed=5, shear=(0.02, 0.0))
-    plain = run_paired(config, Settings(), n_jobs=1, chunk_size=80)
-    meta = run_paired(config, Settings(metadetect=True), n_jobs=1, chunk_size=80)
+    plain = run_paired(config, measure_stamp_arrays, Settings(), n_jobs=1, chunk_size=80)
+    meta = run_paired(config, measure_stamp_arrays, Settings(metadetect=True), n_jobs=1,
+                      chunk_size=80)
     for name in ('plus', 'minus'):
         for kind, table in meta[name].items():
             assert not (table['flags'] & F.NOT_DETECTED).any(), kind

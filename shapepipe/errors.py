@@ -63,3 +63,7 @@ class JobSkipped(ShapePipeError):
 
 class ModuleError(ShapePipeError, RuntimeError):
     """A module's algorithm failed on its input (e.g. too few stars on a CCD)."""
+
+
+class ExecutorError(ShapePipeError, RuntimeError):
+    """The machinery that runs jobs failed (e.g. an MPI rank died): the run stops."""

@@ -27,6 +27,9 @@ PIPELINE_OPTIONS = {
         Option('MODE', 'str', 'smp', 'smp: joblib on one machine; mpi: MPI over mpiexec ranks',
                choices=('smp', 'mpi')),
         Option('SEED', 'int', 0, 'Run seed: random generators are seeded from it and the file number'),
+        Option('RESUME', 'str', '',
+               'Finish a run in place (as --resume): True for the newest run of this config, '
+               'or a run directory; jobs recorded done are skipped'),
     ),
     'FILE': (
         Option('LOG_NAME', 'str', 'shapepipe', 'Name of the main log file (in <run>/logs/)'),

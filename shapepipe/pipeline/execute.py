@@ -1,7 +1,11 @@
 """Running external executables from a job, within the job's time limit."""
 
+import contextlib
+import ctypes
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -28,6 +32,39 @@ DEBIAN_PACKAGE = {
 }
 
 _deadline = threading.local()
+
+# Executables running now, so that a stopped run (or an abandoned thread) can
+# kill them: {Popen: ident of the thread that started it}.
+_running = {}
+_running_lock = threading.Lock()
+_PR_SET_PDEATHSIG = 1
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux
+    _prctl = None
+
+
+def _child_setup():
+    """In the child, before exec: die with the parent process (Linux)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
+def _kill_group(proc):
+    """Kill an executable and everything it started (its own process group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        proc.kill()
+
+
+def kill_running_executables(thread_ident=None):
+    """Kill the executables started by ``execute`` in this process that still run
+    (only those started by thread ``thread_ident`` if given)."""
+    with _running_lock:
+        procs = [p for p, ident in _running.items() if thread_ident in (None, ident)]
+    for proc in procs:
+        _kill_group(proc)
 
 
 def set_job_deadline(deadline):
@@ -93,15 +130,31 @@ def execute(command, cwd=None, env=None, check=True):
     timeout = remaining_time()
     if timeout is not None and timeout <= 0:
         raise JobTimeoutError('job time limit reached before running ' + args[0])
+    # Its own process group, so that a time-out or an interrupted run kills the
+    # executable and whatever it started; it dies with its parent too.
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        errors='replace', start_new_session=True, preexec_fn=_child_setup,
+    )
+    with _running_lock:
+        _running[proc] = threading.get_ident()
     try:
-        proc = subprocess.run(
-            args, cwd=cwd, env=env, capture_output=True, text=True,
-            errors='replace', timeout=timeout,
-        )
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        proc.communicate()
         raise JobTimeoutError(
             f'{shlex.join(args)} killed: the job TIMEOUT was reached'
         ) from None
+    except BaseException:   # the job was interrupted: the executable must not outlive it
+        _kill_group(proc)
+        with contextlib.suppress(Exception):
+            proc.communicate(timeout=5)
+        raise
+    finally:
+        with _running_lock:
+            _running.pop(proc, None)
+    proc = subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
     if check and proc.returncode != 0:
         tail = ' | '.join(proc.stderr.strip().splitlines()[-3:])
         what = (f'crashed with signal {-proc.returncode}' if proc.returncode < 0

@@ -10,11 +10,17 @@ import traceback
 from dataclasses import dataclass
 
 from shapepipe.errors import JobSkipped, JobTimeoutError
-from shapepipe.pipeline.execute import set_job_deadline
+from shapepipe.pipeline.execute import kill_running_executables, set_job_deadline
 from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.pipeline.module_registry import load_runner
+from shapepipe.pipeline.signals import JobStopSignals, received_signal
 
-OK, FAILED, SKIPPED = 'ok', 'failed', 'skipped'
+OK, FAILED, SKIPPED, INTERRUPTED = 'ok', 'failed', 'skipped', 'interrupted'
+
+
+def job_label(number):
+    """How a job is named in logs and in the job ledger: its number or ``(serial)``."""
+    return number or '(serial)'
 
 
 @dataclass
@@ -54,8 +60,7 @@ def _call(func, args, timeout):
     In a main thread (SMP processes, MPI ranks, serial runs) a timer signal
     interrupts the job. In a thread (threading backend) the job runs in a
     helper thread and is abandoned when the time is up: a Python thread cannot
-    be stopped, but the run goes on and executables it started are killed by
-    their own deadline.
+    be stopped, but the run goes on and the executables it started are killed.
     """
     if timeout is None:
         return func(*args)
@@ -80,6 +85,7 @@ def _call(func, args, timeout):
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
+        kill_running_executables(thread.ident)
         raise JobTimeoutError('job TIMEOUT reached (the thread was abandoned)')
     if 'error' in outcome:
         raise outcome['error']
@@ -111,6 +117,7 @@ def run_job(job, config):
         logger.info('input: %s', ', '.join(map(str, job.files)))
     status, message = OK, ''
     set_job_deadline(None if job.timeout is None else start + job.timeout)
+    stop_signals = JobStopSignals().__enter__()
     try:
         runner = load_runner(job.runner)
         output = _call(runner, (job.files, job.run_dirs, job.number, config, job.section, logger),
@@ -122,11 +129,33 @@ def run_job(job, config):
     except JobTimeoutError as error:
         status, message = FAILED, f'{error} ({job.timeout:g} s)'
         logger.error('%s', message)
+    except KeyboardInterrupt as error:  # Ctrl-C/SIGTERM reached the job (also inside numba)
+        status = INTERRUPTED
+        signum = getattr(error, 'signum', signal.SIGINT)
+        message = f'interrupted by {signal.Signals(signum).name}'
+        logger.error('job %s', message)
+    except SystemExit as error:  # a runner called sys.exit(): its code says ok or failed
+        if error.code in (None, 0):
+            logger.info('the runner called sys.exit(0)')
+        else:
+            status, message = FAILED, f'the runner called sys.exit({error.code!r})'
+            logger.error('%s', message)
     except Exception as error:  # one job's failure must not stop the run
+        message = f'{type(error).__name__}: {error}'.splitlines()[0]
+        signum = received_signal()   # a stop signal reached this process during the job
+        if signum:   # e.g. numba turned the KeyboardInterrupt into another error
+            status = INTERRUPTED
+            message = f'interrupted by {signal.Signals(signum).name} ({message})'
+            logger.error('job %s', message)
+        else:
+            status = FAILED
+            logger.error('job failed:\n%s', traceback.format_exc())
+    except BaseException as error:  # e.g. GeneratorExit, MemoryError subclasses
         status = FAILED
         message = f'{type(error).__name__}: {error}'.splitlines()[0]
         logger.error('job failed:\n%s', traceback.format_exc())
     finally:
+        stop_signals.__exit__()
         set_job_deadline(None)
         seconds = time.monotonic() - start
         logger.info('end of job: %s after %.2f s', status, seconds)

@@ -5,7 +5,11 @@ from dataclasses import dataclass
 
 @dataclass
 class ModuleSummary:
-    """Job counts and wall time of one module run."""
+    """Job counts and wall time of one module run.
+
+    ``resumed`` jobs were done by an earlier attempt of the run and skipped
+    by ``--resume``.
+    """
 
     name: str
     jobs: int = 0
@@ -14,15 +18,30 @@ class ModuleSummary:
     skipped: int = 0
     not_started: int = 0
     seconds: float = 0.0
+    resumed: int = 0
+
+    @property
+    def unfinished(self):
+        """Jobs that neither ran to an end nor were done before: interrupted or never run."""
+        return max(self.jobs - self.resumed - self.ok - self.failed - self.skipped, 0)
 
 
 def summary_table(summaries):
-    """A plain-text table: module, jobs, ok, failed, skipped, wall time."""
+    """A plain-text table: module, jobs, ok, failed, skipped, wall time.
+
+    Columns ``resumed`` (done before a ``--resume``) and ``stopped``
+    (interrupted or never run) are added when any module has such jobs.
+    """
     width = max([len('module')] + [len(s.name) for s in summaries])
-    lines = [f'{"module":<{width}}  {"jobs":>6} {"ok":>6} {"failed":>6} {"skipped":>7} {"time [s]":>9}']
+    resumed = any(s.resumed for s in summaries)
+    stopped = any(s.unfinished for s in summaries)
+    head = f'{"module":<{width}}  {"jobs":>6} {"ok":>6} {"failed":>6} {"skipped":>7}'
+    head += f' {"resumed":>7}' * resumed + f' {"stopped":>7}' * stopped
+    lines = [head + f' {"time [s]":>9}']
     lines.append('-' * len(lines[0]))
     for s in summaries:
         failed = 'START' if s.not_started else s.failed
-        lines.append(f'{s.name:<{width}}  {s.jobs:>6} {s.ok:>6} {failed:>6} {s.skipped:>7} '
-                     f'{s.seconds:>9.2f}')
+        line = f'{s.name:<{width}}  {s.jobs:>6} {s.ok:>6} {failed:>6} {s.skipped:>7}'
+        line += f' {s.resumed:>7}' * resumed + f' {s.unfinished:>7}' * stopped
+        lines.append(line + f' {s.seconds:>9.2f}')
     return '\n'.join(lines)

@@ -4,7 +4,9 @@ The run log ``OUTPUT_DIR/<RUN_LOG_NAME>.txt`` has one line per run:
 ``<run_dir> mod1,mod2,...``. A link names a module of an earlier (or the
 current) run: ``last:MOD`` is ``<newest run containing MOD>/MOD/output``,
 ``all:MOD`` every such run (newest first), ``PATTERN:MOD`` the one run whose
-log line contains PATTERN.
+log line contains PATTERN. Links resolve only through complete module runs
+(see :mod:`shapepipe.pipeline.run_state`): an interrupted one is passed over
+with a note saying which complete run is used instead.
 """
 
 import os
@@ -12,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from shapepipe.errors import InputError
+from shapepipe.pipeline.run_state import describe_state, module_run_complete
 
 _RUN_SUFFIX = re.compile(r'^(?P<base>.+?)(?:_run_(?P<n>\d+))?$')
 
@@ -59,6 +62,7 @@ class RunLog:
 
     def __init__(self, path):
         self.path = path
+        self.notes = []   # one line per incomplete module run a link passed over
 
     def add_run(self, run_dir, modules):
         """Append the line of a new run (before its modules run)."""
@@ -81,24 +85,43 @@ class RunLog:
                 entries.append((run_dir, [m.strip() for m in modules.split(',') if m.strip()]))
         return entries
 
-    def _run_dir_path(self, run_dir):
+    def run_dir_path(self, run_dir):
         # Run directories are written as given in OUTPUT_DIR; a relative one is
         # relative to where shapepipe_run was started, which may differ from now.
         if os.path.isabs(run_dir) or os.path.isdir(run_dir):
             return run_dir
         return os.path.join(os.path.dirname(self.path), os.path.basename(run_dir))
 
-    def candidates(self, module):
-        """Output directories of ``module`` over the runs, newest first."""
+    def candidates(self, module, incomplete=None):
+        """Output directories of complete runs of ``module``, newest first.
+
+        ``(run_dir, output_dir)`` of module runs that did not complete are
+        appended to ``incomplete`` when given.
+        """
         base, number = split_run_name(module)
         found = []
+        seen = set()
         for run_dir, modules in reversed(self.runs()):
-            if base not in [split_run_name(m)[0] for m in modules]:
+            if run_dir in seen or base not in [split_run_name(m)[0] for m in modules]:
                 continue
-            output = module_output_dir(self._run_dir_path(run_dir), base, number)
-            if output:
+            seen.add(run_dir)
+            path = self.run_dir_path(run_dir)
+            output = module_output_dir(path, base, number)
+            if not output:
+                continue
+            if module_run_complete(path, os.path.dirname(output)):
                 found.append((run_dir, output))
+            elif incomplete is not None:
+                incomplete.append((run_dir, output))
         return found
+
+    def _incomplete_note(self, text, newest, used):
+        state = describe_state(self.run_dir_path(newest[0]), os.path.dirname(newest[1]))
+        where = os.path.dirname(newest[1])
+        if used:
+            return f'{text}: the newest run of it, {where}, {state}; using {used}'
+        return (f'{text}: its only run(s) did not complete (newest: {where} {state}); '
+                f'finish it with shapepipe_run --resume {self.run_dir_path(newest[0])}')
 
     def resolve(self, link):
         """Directories that a link points to.
@@ -108,16 +131,26 @@ class RunLog:
         InputError
             When no run in the log holds the module's output.
         """
-        found = self.candidates(link.module)
+        incomplete = []
+        found = self.candidates(link.module, incomplete)
         if link.kind == 'pattern':
             found = [(run, out) for run, out in found if link.value in run]
+            incomplete = [(run, out) for run, out in incomplete if link.value in run]
             if len(found) > 1:
                 raise InputError(
                     f'{link.value}:{link.module} matches {len(found)} runs in {self.path}: '
                     f'use a longer pattern (e.g. the full date)', path=self.path,
                 )
+        what = {'last': 'last:', 'all': 'all:', 'pattern': f'{link.value}:'}[link.kind]
+        if incomplete and not found:
+            raise InputError(self._incomplete_note(what + link.module, incomplete[0], None),
+                             path=self.path)
+        newest_incomplete = [i for i in incomplete if self._newer(i[0], found[0][0])] \
+            if incomplete and found else []
+        if newest_incomplete:
+            used = found[0][1] if link.kind != 'all' else f'the {len(found)} complete run(s)'
+            self.notes.append(self._incomplete_note(what + link.module, newest_incomplete[0], used))
         if not found:
-            what = {'last': 'last:', 'all': 'all:', 'pattern': f'{link.value}:'}[link.kind]
             raise InputError(
                 f'{what}{link.module}: no run in {self.path} has output of {link.module}; '
                 f'run that module first or give a directory', path=self.path,
@@ -125,6 +158,11 @@ class RunLog:
         if link.kind == 'last':
             return [found[0][1]]
         return [out for _, out in found]
+
+    def _newer(self, run_a, run_b):
+        """Whether ``run_a``'s latest line in the log comes after ``run_b``'s."""
+        order = {run: i for i, (run, _) in enumerate(self.runs())}
+        return order.get(run_a, -1) > order.get(run_b, -1)
 
 
 def module_output_dir(run_dir, base, number=None):

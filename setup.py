@@ -39,6 +39,7 @@ setup(
             'shapepipe_check_config = shapepipe.commands.check_config:main',
             'job_sp = shapepipe.commands.job_sp:main',
             'post_proc_sp = shapepipe.commands.post_proc_sp:main',
+            'shapepipe_calibrate = shapepipe.commands.calibrate:main',
         ],
     },
 )

@@ -11,8 +11,10 @@ from shapepipe.io.exposure_headers import read_exposure_headers
 from shapepipe.io.ngmix_catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.ngmix_package.measure import Settings, measure
+from shapepipe.modules.ngmix_package.noise import position_rng
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
+from shapepipe.modules.ngmix_package.uberseg import TileSegmentation, neighbour_masks
 from shapepipe.options import Option, build_settings
 from shapepipe.pipeline.rng import make_rng
 
@@ -24,7 +26,9 @@ from shapepipe.pipeline.rng import make_rng
             Input('background', 'background_vignet', '.sqlite', optional=True),
             Input('psf', 'galaxy_psf', '.sqlite'),
             Input('weight', 'weight_vignet', '.sqlite'),
-            Input('flag', 'flag_vignet', '.sqlite', optional=True, default=True)],
+            Input('flag', 'flag_vignet', '.sqlite', optional=True, default=True),
+            Input('segmentation', 'tile_segmentation', '.fits', optional=True,
+                  doc='tile detection SEGMENTATION check image (uberseg neighbour masks)')],
     outputs=[Output('shapes', 'ngmix{num}.fits', 'fits', 'HDUs 1M 1P 2M 2P NOSHEAR')],
     depends=['numpy', 'scipy', 'galsim', 'numba', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
@@ -49,6 +53,25 @@ from shapepipe.pipeline.rng import make_rng
         Option('BATCH_SIZE', 'int', 256, 'Objects measured together (memory ~ 2 MB each)'),
         Option('POSITION_PARAMS', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
                'Catalogue columns of the sky positions'),
+        Option('NOISE_SEED', 'str', 'position',
+               'position: added noise tied to the CCD pixels and per-object streams to the sky '
+               'position (twin fields share them); number: seeded by file number and NUMBER '
+               '(the rule before issue 15)', choices=('position', 'number')),
+        Option('NEIGHBOUR_MASK', 'str', 'auto',
+               'uberseg: mask pixels nearer to other detections (needs the tile SEGMENTATION '
+               'check image as input); none: no masking; auto: uberseg when a segmentation '
+               'input is given', choices=('auto', 'uberseg', 'none')),
+        Option.for_field(Settings, 'neighbour_fill', 'NEIGHBOUR_FILL', 'str',
+                         'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep '
+                         '(their light stays in the image, only their weight is 0)',
+                         choices=('noise', 'keep')),
+        Option.for_field(Settings, 'metadetect', 'METADETECT', 'bool',
+                         'Detect and segment again on every metacal image (per epoch stamp): '
+                         'objects not detected get NOT_DETECTED in that type, pixels of other '
+                         'detections weight 0'),
+        Option.for_field(Settings, 'warm_start', 'WARM_START', 'bool',
+                         'Start the 1p/1m/2p/2m fits from the noshear solution (same starting '
+                         'point)'),
     ],
 )
 def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
@@ -57,6 +80,14 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     opts = config.module_options(module_config_sec)
     where = config.where(module_config_sec)
     roles = input_file_list.inputs
+    mask_mode = opts['NEIGHBOUR_MASK']
+    if mask_mode == 'auto':
+        mask_mode = 'uberseg' if roles.get('segmentation') else 'none'
+    if mask_mode == 'uberseg' and not roles.get('segmentation'):
+        raise ConfigError(f'{where}NEIGHBOUR_MASK = uberseg needs the tile segmentation image: '
+                          f'add CHECKIMAGE = SEGMENTATION to the tile sextractor_runner and '
+                          f'tile_segmentation (.fits) to FILE_PATTERN, or set NEIGHBOUR_MASK = '
+                          f'none')
     if not opts['LOG_WCS']:
         raise ConfigError(f'{where}LOG_WCS is required (the merge_headers_runner store)')
     numbers, objects, _ = read_epochs(roles['catalog'])
@@ -72,8 +103,12 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
     allow_pickle = config.pipeline('FILE', 'ALLOW_PICKLE')
     geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS'], allow_pickle))
+    by_position = opts['NOISE_SEED'] == 'position'
     settings = build_settings(Settings, ngmix_runner.runner_info.options, opts,
-                              ntry=max(1, opts['NTRY']))
+                              ntry=max(1, opts['NTRY']),
+                              pixel_noise_seed=config.run_seed if by_position else None)
+    segmentation = (TileSegmentation(roles['segmentation']) if mask_mode == 'uberseg'
+                    else None)
     stores = {role: open_store(roles[role], allow_pickle) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []
@@ -81,7 +116,12 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
         for first in range(0, len(chosen), opts['BATCH_SIZE']):
             batch = chosen[first:first + opts['BATCH_SIZE']]
             epochs = gather_epochs(batch, positions, stores, geometry, log=w_log)
-            rngs = [make_rng(config.run_seed, 'ngmix', file_number_string, n) for n in batch]
+            if segmentation is not None:
+                epochs.neighbours = neighbour_masks(epochs, batch, positions, segmentation)
+            if by_position:
+                rngs = [position_rng(config.run_seed, *positions[n], 'ngmix') for n in batch]
+            else:
+                rngs = [make_rng(config.run_seed, 'ngmix', file_number_string, n) for n in batch]
             parts.append(measure(np.array(batch), epochs, rngs, settings))
     finally:
         for store in stores.values():
@@ -93,4 +133,4 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     n_ok = int((flags == 0).sum())
     return (f'{len(chosen)} objects ({n_ok} without flags, '
             f'{int((np.asarray(tables["NOSHEAR"]["n_epoch_model"]) == 0).sum())} without '
-            f'epochs) -> {out}'), ''
+            f'epochs; neighbour masking: {mask_mode}) -> {out}'), ''

@@ -19,6 +19,8 @@ NEG_FLUX = 1 << 8           # fitted flux <= 0 (magnitudes are defaults)
 NON_FINITE = 1 << 9         # NaN or infinity in the data or the fit
 MOMENTS_FAILED = 1 << 10    # adaptive moments failed (measurement = 'moments')
 OUT_OF_RANGE = 1 << 11      # object id outside [ID_OBJ_MIN, ID_OBJ_MAX] (not measured)
+NEIGHBOURS_MASKED = 1 << 12  # pixels of neighbours (uberseg) were replaced by noise (benign)
+NOT_DETECTED = 1 << 13      # metadetect: not detected on this metacal image (any epoch)
 
 NAMES = {
     NO_EPOCH: 'NO_EPOCH', EPOCH_MASKED: 'EPOCH_MASKED', PSF_MISSING: 'PSF_MISSING',
@@ -26,14 +28,15 @@ NAMES = {
     FIT_NO_CONVERGE: 'FIT_NO_CONVERGE', FIT_SINGULAR: 'FIT_SINGULAR',
     FIT_BAD_MODEL: 'FIT_BAD_MODEL', NEG_FLUX: 'NEG_FLUX', NON_FINITE: 'NON_FINITE',
     MOMENTS_FAILED: 'MOMENTS_FAILED', OUT_OF_RANGE: 'OUT_OF_RANGE',
+    NEIGHBOURS_MASKED: 'NEIGHBOURS_MASKED', NOT_DETECTED: 'NOT_DETECTED',
 }
 
 # Bits about epochs that leave a valid measurement (in ``epoch_flags`` only).
-INFO = EPOCH_MASKED | PSF_MISSING | BAD_PIXELS
+INFO = EPOCH_MASKED | PSF_MISSING | BAD_PIXELS | NEIGHBOURS_MASKED
 
 # Bits that mean "no usable shape" for this object (NEG_FLUX etc. keep a shape).
 FATAL = (NO_EPOCH | FIT_NO_CONVERGE | FIT_SINGULAR | FIT_BAD_MODEL | NON_FINITE
-         | MOMENTS_FAILED)
+         | MOMENTS_FAILED | NOT_DETECTED)
 
 
 def flag_names(value):

@@ -22,6 +22,7 @@ from shapepipe.io.ngmix_catalog import COLUMNS, INT_COLUMNS  # the schema's one 
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
 from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images
+from shapepipe.modules.ngmix_package.noise import STREAM_FIXNOISE, STREAM_MASKED, pixel_normals
 
 DEFAULT = -10.0            # ShapePipe's value for quantities that could not be measured
 MISSING_PIXEL = -1e29      # stamp values below this are off the image (VIGNET -1e30)
@@ -51,7 +52,16 @@ class Epochs:
         ``FSCALE`` of each exposure (1 if None).
     noise : ndarray (n, N, N) or None
         Noise images for the noise symmetrisation, in the flux-scaled units;
-        None: drawn from the weight map with each object's generator.
+        None: drawn from the weight map (see ``Settings.pixel_noise_seed``).
+    epoch_key : ndarray (n,) or None
+        :func:`noise.epoch_key` of each stamp's epoch (exposure-CCD name).
+    origin : ndarray (n, 2) or None
+        CCD pixel (x, y) of each stamp's element ``[0, 0]``. With
+        ``epoch_key`` and ``Settings.pixel_noise_seed`` the added noise is
+        tied to the CCD pixels (:mod:`noise`), identical in twin fields.
+    neighbours : ndarray (n, N, N) of bool or None
+        Pixels that belong to other objects (uberseg, :mod:`uberseg`):
+        weight 0 and replaced by noise like masked pixels.
     """
 
     image: np.ndarray
@@ -64,6 +74,9 @@ class Epochs:
     background: np.ndarray = None
     flux_scale: np.ndarray = None
     noise: np.ndarray = None
+    epoch_key: np.ndarray = None
+    origin: np.ndarray = None
+    neighbours: np.ndarray = None
 
 
 @dataclass
@@ -81,6 +94,13 @@ class Settings:
     chi_max: float = 60.0           # model pixels beyond this chi^2 are exactly 0 in float64
     fixnoise: bool = True
     border: int = 3                 # width of the border used for the background estimate
+    pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
+    warm_start: bool = True         # sheared types start from the noshear solution
+    neighbour_fill: str = 'noise'   # neighbour pixels: replaced by 'noise', or 'keep' their light
+    metadetect: bool = False        # detect and segment again on every metacal image
+    detect_nu: float = 4.0          # metadetect: threshold in noise sigmas of the metacal image
+    detect_min_area: int = 5        # metadetect: smallest detection (pixels)
+    detect_radius: float = 3.0      # metadetect: the object's detection within this (pixels)
 
 
 def _border_background(image, bad, width):
@@ -112,14 +132,17 @@ def prepare(epochs, rngs, settings):
     bad = ~np.isfinite(image) | ~np.isfinite(weight) | (weight <= 0) | (image < MISSING_PIXEL)
     if epochs.flag is not None:
         bad |= np.asarray(epochs.flag) != 0
+    neighbours = np.zeros_like(bad) if epochs.neighbours is None else (
+        np.asarray(epochs.neighbours, bool) & ~bad)
+    epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
     image[bad] = 0.0
-    weight[bad] = 0.0
+    weight[bad | neighbours] = 0.0
     if epochs.background is not None:
         background = np.nan_to_num(np.asarray(epochs.background, float), nan=0.0,
                                    posinf=0.0, neginf=0.0)
         background = np.where(background < MISSING_PIXEL, 0.0, background)
     else:
-        background = _border_background(image, bad, settings.border)
+        background = _border_background(image, bad | neighbours, settings.border)
     scale = np.ones(n_oe) if epochs.flux_scale is None else np.asarray(epochs.flux_scale, float)
     scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
     image = (image - background) * scale[:, None, None]
@@ -128,9 +151,11 @@ def prepare(epochs, rngs, settings):
     psf = np.asarray(epochs.psf, float)
     psf_ok = np.isfinite(psf).all(axis=(-2, -1)) & (psf.sum(axis=(-2, -1)) > 0)
     epoch_flags[~psf_ok] |= F.PSF_MISSING
-    all_bad = bad.all(axis=(-2, -1))
+    all_bad = (bad | neighbours).all(axis=(-2, -1))
     epoch_flags[all_bad] |= F.EPOCH_MASKED
     epoch_flags[bad.any(axis=(-2, -1)) & ~all_bad] |= F.BAD_PIXELS
+    if settings.neighbour_fill == 'noise':
+        bad = bad | neighbours
     keep = psf_ok & ~all_bad
 
     variance = np.where(weight > 0, 1.0 / np.where(weight > 0, weight, 1.0), np.nan)
@@ -139,13 +164,19 @@ def prepare(epochs, rngs, settings):
         median_var = np.nanmedian(variance.reshape(n_oe, -1), axis=1)
     median_var = np.where(np.isfinite(median_var), median_var, 1.0)
     sigma = np.sqrt(np.where(np.isfinite(variance), variance, median_var[:, None, None]))
-    noise = np.empty_like(image)
-    start = epochs.start
-    for o, rng in enumerate(rngs):
-        rows = slice(start[o], start[o + 1])
-        draws = rng.standard_normal((2,) + image[rows].shape)
-        image[rows] = np.where(bad[rows], draws[0] * sigma[rows], image[rows])
-        noise[rows] = draws[1] * sigma[rows]
+    if settings.pixel_noise_seed is not None and epochs.origin is not None:
+        n = image.shape[-1]
+        args = (settings.pixel_noise_seed, epochs.epoch_key, epochs.origin, n)
+        image = np.where(bad, pixel_normals(*args, STREAM_MASKED) * sigma, image)
+        noise = pixel_normals(*args, STREAM_FIXNOISE) * sigma
+    else:
+        noise = np.empty_like(image)
+        start = epochs.start
+        for o, rng in enumerate(rngs):
+            rows = slice(start[o], start[o + 1])
+            draws = rng.standard_normal((2,) + image[rows].shape)
+            image[rows] = np.where(bad[rows], draws[0] * sigma[rows], image[rows])
+            noise[rows] = draws[1] * sigma[rows]
     if epochs.noise is not None:
         noise = np.asarray(epochs.noise, float)
     return image, weight, noise, keep, epoch_flags
@@ -199,8 +230,13 @@ def _flux_guess(image, weight, u, v, t_total, area, start):
     return np.where(denom > 0, numer / np.where(denom > 0, denom, 1.0), 1.0)
 
 
-def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
-    """Joint Gaussian fits of one metacal type; returns a dict of arrays."""
+def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings, warm=None):
+    """Joint Gaussian fits of one metacal type; returns a dict of arrays.
+
+    ``warm``: (pars (n_obj, 6), ok (n_obj,)) of the noshear fit; objects with
+    ``ok`` start from those parameters (all sheared types from the same point,
+    next to the solution they must track).
+    """
     n_obj = len(start) - 1
     psf_cov = np.stack([t_psf / 2.0, np.zeros_like(t_psf), t_psf / 2.0], axis=1)
     first = start[:-1]
@@ -209,6 +245,8 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
     guess = np.zeros((n_obj, 6))
     guess[:, 4] = t_guess
     guess[:, 5] = np.where(np.isfinite(flux) & (flux > 0), flux, 1.0)
+    if warm is not None:
+        guess[warm[1]] = warm[0][warm[1]]
     sigma_cen = settings.center_prior_pixels * np.sqrt(area[first])
     result = gauss_fit.fit_batch(guess, image, weight, u, v, psf_cov, area, start, sigma_cen,
                                  settings.sigma_g, settings.max_iter, settings.tol,
@@ -233,9 +271,52 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings):
         pars[retry], cov[retry], status[retry], s2n[retry] = res[0], res[1], res[4], res[5]
         ntry[retry] = attempt + 1
     err = np.sqrt(np.abs(np.diagonal(cov, axis1=1, axis2=2)))
-    return {'g1': pars[:, 2], 'g2': pars[:, 3], 'T': pars[:, 4], 'flux': pars[:, 5],
+    return {'pars': pars, 'status': status,
+            'g1': pars[:, 2], 'g2': pars[:, 3], 'T': pars[:, 4], 'flux': pars[:, 5],
             'g1_err': err[:, 2], 'g2_err': err[:, 3], 'T_err': err[:, 4],
             'flux_err': err[:, 5], 's2n': s2n, 'flags': _status_flags(status), 'ntry': ntry}
+
+
+def sheared_detection(images, offsets, settings):
+    """Detection and segmentation of metacal images (metadetection).
+
+    Each stamp is thresholded at ``detect_nu`` times its noise (the MAD of
+    the stamp's border), connected pixels are labelled (components smaller
+    than ``detect_min_area`` dropped), the object is the component nearest to
+    its expected position (within ``detect_radius`` pixels), and every pixel
+    is given to the nearest component (uberseg). Made on each sheared image,
+    the segmentation is sheared with the galaxy and its neighbours.
+
+    Returns (others (n, N, N) bool: pixels of other components, found (n,)
+    bool: the object was detected).
+    """
+    from scipy import ndimage
+
+    from shapepipe.modules.ngmix_package.uberseg import uberseg_mask
+
+    n_stamp, n = images.shape[0], images.shape[-1]
+    ring = np.zeros((n, n), bool)
+    width = settings.border + 1
+    ring[:width], ring[-width:], ring[:, :width], ring[:, -width:] = True, True, True, True
+    values = images[:, ring]
+    sigma = 1.4826 * np.median(np.abs(values - np.median(values, axis=1)[:, None]), axis=1)
+    others = np.zeros(images.shape, bool)
+    found = np.zeros(n_stamp, bool)
+    yy, xx = np.mgrid[:n, :n]
+    for s in range(n_stamp):
+        labels, count = ndimage.label(images[s] > settings.detect_nu * sigma[s])
+        if count == 0:
+            continue
+        sizes = np.bincount(labels.ravel(), minlength=count + 1)
+        labels[sizes[labels] < settings.detect_min_area] = 0
+        cx, cy = n // 2 + offsets[s, 0], n // 2 + offsets[s, 1]
+        distance = np.where(labels > 0, np.hypot(xx - cx, yy - cy), np.inf)
+        nearest = np.unravel_index(np.argmin(distance), distance.shape)
+        if distance[nearest] > settings.detect_radius:
+            continue
+        found[s] = True
+        others[s] = uberseg_mask(labels, int(labels[nearest]))
+    return others, found
 
 
 def _sub_batch(start, objects):
@@ -357,12 +438,26 @@ def measure(ids, epochs, rngs, settings=None):
         sub_start = np.concatenate([[0], np.cumsum(n_kept[measured])])
         tpsf_obj = np.add.reduceat(t_psf, sub_start[:-1]) / n_kept[measured]
         wgt = fit_weight.reshape(len(kept), -1)
-        for kind in MCAL_TYPES:
+        k_offset = np.asarray(epochs.offset, float)[kept]
+        warm = None
+        for kind in MCAL_TYPES:        # noshear first
             img = mcal[kind].reshape(len(kept), -1)
+            wgt_kind, undetected = wgt, None
+            if settings.metadetect:
+                others, found = sheared_detection(mcal[kind], k_offset, settings)
+                wgt_kind = wgt * ~others.reshape(len(kept), -1) * found[:, None]
+                undetected = np.bincount(np.repeat(np.arange(len(measured)), n_kept[measured]),
+                                         found.astype(float), minlength=len(measured)) == 0
             if settings.measurement == 'moments':
-                res = _moments_type(mcal[kind], fit_weight, jac, sub_start)
+                res = _moments_type(mcal[kind], wgt_kind.reshape(fit_weight.shape), jac,
+                                    sub_start)
             else:
-                res = _fit_type(img, wgt, u, v, t_psf, area, sub_start, k_rngs, settings)
+                res = _fit_type(img, wgt_kind, u, v, t_psf, area, sub_start, k_rngs, settings,
+                                warm)
+                if kind == 'noshear' and settings.warm_start:
+                    warm = (res['pars'], res['status'] == 0)
+            if undetected is not None:
+                res['flags'][undetected] = F.NOT_DETECTED      # not a failed fit
             res['Tpsf'] = tpsf_obj
             out_types[kind] = (measured, res)
     return _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings)
@@ -392,7 +487,7 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
             fit_flags = res['flags'].copy()
             flux = res['flux']
             positive = np.isfinite(flux) & (flux > 0)
-            fit_flags[~positive] |= F.NEG_FLUX
+            fit_flags[~positive & ((fit_flags & F.NOT_DETECTED) == 0)] |= F.NEG_FLUX
             fatal = (fit_flags & F.FATAL) != 0
             good = positive & ~fatal
             cols['mag'][rows[good]] = settings.mag_zp - 2.5 * np.log10(flux[good])
@@ -407,7 +502,9 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
         tables[kind.upper()] = cols
     mcal_flags = object_flags & ~F.INFO
     for flags in type_flags.values():
-        mcal_flags |= flags
+        # NOT_DETECTED stays in its type: which sheared catalogue holds the object is the
+        # selection metadetection measures (R_s), not a failure of the object.
+        mcal_flags |= flags & ~F.NOT_DETECTED
     for cols in tables.values():
         cols['mcal_flags'] = mcal_flags
         cols['epoch_flags'] = object_flags & F.INFO

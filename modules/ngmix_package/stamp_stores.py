@@ -12,6 +12,7 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from shapepipe.io.epochs import open_object_store
 from shapepipe.modules.ngmix_package.measure import Epochs, measure
+from shapepipe.modules.ngmix_package.noise import epoch_key
 
 ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 
@@ -76,6 +77,15 @@ class ExposureGeometry:
         return (np.array([x - centre_x, y - centre_y]), local_jacobian(wcs, x, y),
                 self._scale[key])
 
+    def centre_pixel(self, key, ra, dec):
+        """The stamp's central CCD pixel (x, y), 1-indexed, of a sky position on ``key``."""
+        x, y = self._wcs[key].all_world2pix([ra], [dec], 1)
+        return np.floor(np.array([x[0], y[0]]) - 0.5).astype(np.int64) + 1
+
+    def wcs(self, key):
+        """The astropy WCS of epoch ``key``."""
+        return self._wcs[key]
+
 
 def gather_epochs(numbers, positions, stores, geometry, log=None):
     """Stamps of ``numbers`` from the stores, as an :class:`Epochs`.
@@ -98,6 +108,7 @@ def gather_epochs(numbers, positions, stores, geometry, log=None):
     """
     rows = {role: [] for role in ROLES}
     jacobians, offsets, scales, start = [], [], [], [0]
+    epoch_keys, centres = [], []
     for number in numbers:
         key = str(number)
         images = stores['image'].get(key, 'empty')
@@ -126,6 +137,8 @@ def gather_epochs(numbers, positions, stores, geometry, log=None):
             offsets.append(offset)
             jacobians.append(jac)
             scales.append(scale)
+            epoch_keys.append(epoch_key(epoch))
+            centres.append(geometry.centre_pixel(epoch, *positions[number]))
         start.append(len(offsets))
     n_psf = _psf_size(rows['psf'])
     psf = np.stack([p if p.shape[-1] == n_psf else np.full((n_psf, n_psf), np.nan)
@@ -142,7 +155,8 @@ def gather_epochs(numbers, positions, stores, geometry, log=None):
         jacobian=np.array(jacobians).reshape(-1, 2, 2), offset=np.array(offsets).reshape(-1, 2),
         start=np.array(start), flag=stack('flag'),
         background=np.nan_to_num(background, nan=0.0) if has_background else None,
-        flux_scale=np.array(scales))
+        flux_scale=np.array(scales), epoch_key=np.array(epoch_keys, dtype=np.int64),
+        origin=np.array(centres, dtype=np.int64).reshape(-1, 2) - size // 2)
 
 
 def _vignet(entries, epoch, shape, fill):

@@ -42,6 +42,7 @@ class Settings:
     g1: float = 0.0
     g2: float = 0.0
     rotated_pairs: bool = False
+    pair_offset_arcsec: float = 3.0
     shear_field: str = 'constant'
     seed: int = 1
     first_odometer: int = 2113737
@@ -135,7 +136,8 @@ def make_truth(settings, exposures, ra_t, dec_t):
     half_tile = settings.tile_npix * cfis.TILE_PIXEL_SCALE / 3600.0 / 2
     galaxies = make_galaxies(rng, ra_t, dec_t, half_tile + settings.galaxy_margin_arcmin / 60,
                              settings.g1, settings.g2, settings.rotated_pairs,
-                             settings.galaxy_density, settings.shear_field)
+                             settings.galaxy_density, settings.shear_field,
+                             settings.pair_offset_arcsec)
     # Stars over every CCD of every exposure, for PSF modelling.
     corners = []
     for exposure in exposures:

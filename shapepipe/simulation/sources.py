@@ -46,11 +46,12 @@ def _shape_noise(rng, n):
 
 
 def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
-                  density=GALAXY_DENSITY, shear_field='constant'):
+                  density=GALAXY_DENSITY, shear_field='constant', pair_offset_arcsec=3.0):
     """Galaxy truth columns in a square field.
 
     With ``rotated_pairs`` every second galaxy is a copy of the previous one
-    rotated by 90 degrees (same position offset by 3 arcsec). ``shear_field``
+    rotated by 90 degrees (same position offset by ``pair_offset_arcsec`` in RA,
+    3 arcsec by default: close pairs are blends). ``shear_field``
     is ``constant`` (g1, g2) or ``sinusoid`` (a position-dependent shear of
     amplitude |(g1, g2)|, see :func:`sinusoid_shear`).
     """
@@ -66,7 +67,7 @@ def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
     bulge_frac = np.where(rng.uniform(size=n) < 0.3, rng.uniform(0.1, 0.6, n), 0.0)
     e1, e2 = _shape_noise(rng, n)
     if rotated_pairs:
-        ra[1::2] = ra[0::2] + 3.0 / 3600.0 / np.cos(np.radians(dec[0::2]))
+        ra[1::2] = ra[0::2] + pair_offset_arcsec / 3600.0 / np.cos(np.radians(dec[0::2]))
         dec[1::2] = dec[0::2]
         mag[1::2] = mag[0::2]
         hlr[1::2] = hlr[0::2]

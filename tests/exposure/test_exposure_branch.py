@@ -452,16 +452,16 @@ INPUT_DIR = last:sextractor_runner, last:psfex_interp_runner, last:vignetmaker_r
 OUTPUT_DIR = $SP_RUN/output
 
 [NGMIX_RUNNER_RUN_1]
-FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet
-FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite
+FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet, tile_segmentation
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite, .fits
 NUMBERING_SCHEME = -000-000
 LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
 ID_OBJ_MIN = 1
 ID_OBJ_MAX = 20
 
 [NGMIX_RUNNER_RUN_2]
-FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet
-FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite
+FILE_PATTERN = tile_sexcat, image_vignet, background_vignet, galaxy_psf, weight_vignet, flag_vignet, tile_segmentation
+FILE_EXT = .fits, .sqlite, .sqlite, .sqlite, .sqlite, .sqlite, .fits
 NUMBERING_SCHEME = -000-000
 LOG_WCS = $SP_RUN/output/log_exp_headers.sqlite
 ID_OBJ_MIN = 21

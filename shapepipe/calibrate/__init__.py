@@ -1,0 +1,1 @@
+"""End-to-end shear calibration on simulated twin (+g/-g) fields (``shapepipe_calibrate``)."""

@@ -8,6 +8,7 @@ from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.modules.psfex_interp_package.validation_table import validation_table
 
 
 def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
@@ -64,20 +65,11 @@ def validation(model, star_path, position_params, output_path):
     vignets = np.asarray(table['VIGNET'], float) if len(table) else np.zeros((0, 1, 1))
     size = vignets.shape[-1]
     models = model.stamps(x, y, size=size) if len(x) else np.zeros((0, size, size))
-    e1_psf, e2_psf, sig_psf, flag_psf = hsm_shapes(models)
-    e1_star, e2_star, sig_star, flag_star = hsm_shapes(vignets)
-    out = Table()
-    out['NUMBER'] = table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1
-    out['X'], out['Y'] = x, y
-    for name, column in (('RA', 'XWIN_WORLD'), ('DEC', 'YWIN_WORLD'), ('MAG', 'MAG_AUTO'),
-                         ('SNR', 'SNR_WIN')):
-        out[name] = table[column] if column in table.colnames else np.full(len(x), np.nan)
-    out['E1_PSF_HSM'], out['E2_PSF_HSM'] = e1_psf, e2_psf
-    out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = sig_psf, flag_psf
-    out['E1_STAR_HSM'], out['E2_STAR_HSM'] = e1_star, e2_star
-    out['SIGMA_STAR_HSM'], out['FLAG_STAR_HSM'] = sig_star, flag_star
-    out['ACCEPTED'] = np.full(len(x), model.accepted)
-    out['CHI2_PSF'] = np.full(len(x), model.chi2)
+    number = table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1
+    extra = {name: table[column] for name, column in (
+        ('RA', 'XWIN_WORLD'), ('DEC', 'YWIN_WORLD'), ('MAG', 'MAG_AUTO'), ('SNR', 'SNR_WIN'))
+        if column in table.colnames}
+    out = validation_table(number, x, y, models, vignets, extra, model.accepted, model.chi2)
     _write(out, output_path)
     return out
 

@@ -1,0 +1,46 @@
+"""Fit one MCCD PSF model per exposure over its focal plane."""
+
+import os
+
+from shapepipe.errors import ConfigError
+from shapepipe.modules.mccd_package.fit import fit_exposure
+from shapepipe.modules.mccd_package.settings import read_settings
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.pipeline.options import Option
+
+#: Options shared by the MCCD fit and validation runners (ShapePipe's keys).
+MCCD_OPTIONS = [
+    Option('CONFIG_PATH', 'str', doc='MCCD config file (config_MCCD.ini)'),
+    Option('MODE', 'str', 'FIT', 'FIT, FIT_VALIDATION or VALIDATION (must match the runner)',
+           choices=('FIT', 'FIT_VALIDATION', 'VALIDATION')),
+    Option('VERBOSE', 'bool', False, 'Log the MCCD settings'),
+]
+
+
+def check_mode(opts, mode, config, section):
+    """ConfigError unless MODE is the runner's mode (as ShapePipe requires)."""
+    if opts['MODE'] != mode:
+        raise ConfigError(f'{config.where(section)}MODE = {opts["MODE"]}: this runner needs '
+                          f'MODE = {mode}')
+
+
+@module_runner(
+    version='1.1',
+    input_module=['mccd_preprocessing_runner'],
+    file_pattern=['train_star_selection'],
+    file_ext=['.fits'],
+    numbering_scheme='-0000000',
+    depends=['numpy', 'mccd', 'galsim'],
+    options=MCCD_OPTIONS,
+)
+def mccd_fit_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                    w_log):
+    """``fitted_model<num>.npz`` from ``train_star_selection<num>.fits``."""
+    opts = config.module_options(module_config_sec)
+    check_mode(opts, 'FIT', config, module_config_sec)
+    values = read_settings(opts['CONFIG_PATH'])
+    if opts['VERBOSE']:
+        w_log.info('MCCD settings: %s', values)
+    out = os.path.join(run_dirs['output'], f'fitted_model{file_number_string}.npz')
+    model = fit_exposure(input_file_list[0], out, values, log=w_log)
+    return f'MCCD model of {len(model.ccds)} CCDs -> {out}', ''

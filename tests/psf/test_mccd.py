@@ -243,3 +243,44 @@ def test_evaluation_equals_mccds_own(field):
         centre = galsim.Image(stamp).true_center
         assert abs(moments.moments_centroid.x - centre.x) < 0.01
         assert abs(moments.moments_centroid.y - centre.y) < 0.01
+
+
+def test_multi_epoch_store_holds_the_model_at_every_epoch(field, tmp_path):
+    """MULTI-EPOCH writes psfex_interp's store: one stamp and HSM shapes per object-epoch;
+    epochs on a CCD without a model are left out, objects without any epoch are 'empty'."""
+    from astropy.wcs import WCS
+    from shapepipe.io.epochs import open_object_store
+    from shapepipe.modules.mccd_package.interpolate import interpolate_epochs
+    _, run_dir, _ = field
+    wcs = {}
+    for ccd in (12, 13, 14):
+        w = WCS(naxis=2)
+        w.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+        w.wcs.crval = [150.0 + ccd, 2.0]
+        w.wcs.crpix = [1024.0, 2306.0]
+        w.wcs.cdelt = [-PIXEL_SCALE / 3600, PIXEL_SCALE / 3600]
+        wcs[ccd] = w
+    headers = {EXPOSURE: [{'ccd': ccd, 'WCS': w} for ccd, w in wcs.items()]}
+    pixels = [(12, 500.0, 800.0), (13, 1500.0, 3000.0), (14, 900.0, 900.0), (-1, 0, 0)]
+    ra, dec = np.transpose([wcs[c].all_pix2world(x, y, 1) if c > 0 else (0.0, 0.0)
+                            for c, x, y in pixels])
+    objects = Table({'NUMBER': np.arange(1, 5), 'XWIN_WORLD': ra, 'YWIN_WORLD': dec})
+    epoch = Table({'EXP_NAME': [EXPOSURE] * 4, 'CCD_N': [c for c, _, _ in pixels]})
+    catalog = tmp_path / 'tile_sexcat-000-000.fits'
+    hdus = [fits.PrimaryHDU(), fits.BinTableHDU(), fits.table_to_hdu(objects),
+            fits.table_to_hdu(epoch)]
+    hdus[3].name = 'EPOCH_0'
+    fits.HDUList(hdus).writeto(catalog)
+    out = tmp_path / 'galaxy_psf-000-000.sqlite'
+    counts = interpolate_epochs(str(catalog), os.path.join(run_dir, 'mccd_fit_val_runner',
+                                                           'output'),
+                                'fitted_model', '-', headers, str(out))
+    assert counts == (4, 2, 1)
+    model = MCCDModel(output(run_dir, 'mccd_fit_val_runner', f'fitted_model-{EXPOSURE}.npz'))
+    with open_object_store(str(out)) as store:
+        for number, (ccd, x, y) in zip(('1', '2'), pixels):
+            entry = store[number][f'{EXPOSURE}-{ccd}']
+            expected = model.stamps(ccd, [x], [y])[0]
+            np.testing.assert_allclose(entry['VIGNET'], expected, atol=1e-6 * expected.max())
+            assert entry['SHAPES']['FLAG_PSF_HSM'] == 0
+        assert store['3'] == 'empty' and store['4'] == 'empty'

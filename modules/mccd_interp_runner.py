@@ -7,6 +7,7 @@ from shapepipe.errors import ConfigError
 from shapepipe.modules.mccd_package.interpolate import (
     classic, interpolate_epochs, load_exposure_model, model_path, validation,
 )
+from shapepipe.modules.mccd_package.model import MCCDModel
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.pipeline.options import Option
@@ -33,29 +34,42 @@ def exposure_and_ccd(file_number_string, separator):
                           f'use NUMBERING_SCHEME = -0000000-0') from None
 
 
+#: Options shared with piff_interp_runner (ShapePipe's mccd_interp keys).
+INTERP_OPTIONS = [
+    Option('MODE', 'str', 'CLASSIC', "CLASSIC (a CCD catalogue), VALIDATION (a CCD's "
+           "validation stars) or MULTI-EPOCH (tile objects)",
+           choices=('CLASSIC', 'VALIDATION', 'MULTI-EPOCH')),
+    Option('POSITION_PARAMS', 'list', ['XWIN_IMAGE', 'YWIN_IMAGE'],
+           'Position columns: pixels (CLASSIC, VALIDATION); world (MULTI-EPOCH)'),
+    Option('GET_SHAPES', 'bool', True, 'Measure HSM shapes of the PSF'),
+    Option('PSF_MODEL_SEPARATOR', 'str', '-', 'Separator of exposure and CCD numbers'),
+    Option('ME_LOG_WCS', 'str', '', 'Multi-epoch: exposure header store'),
+]
+
+
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner'],
     file_pattern=['sexcat'],
     file_ext=['.fits'],
     depends=['numpy', 'astropy', 'galsim', 'sqlitedict', 'mccd'],
-    options=[
-        Option('MODE', 'str', 'CLASSIC', 'CLASSIC (a CCD catalogue), VALIDATION (a CCD\'s '
-               'validation stars) or MULTI-EPOCH (tile objects)',
-               choices=('CLASSIC', 'VALIDATION', 'MULTI-EPOCH')),
-        Option('POSITION_PARAMS', 'list', ['XWIN_IMAGE', 'YWIN_IMAGE'],
-               'Position columns: pixels (CLASSIC, VALIDATION); world (MULTI-EPOCH)'),
-        Option('GET_SHAPES', 'bool', True, 'Measure HSM shapes of the PSF'),
+    options=INTERP_OPTIONS + [
         Option('PSF_MODEL_DIR', 'str', 'mccd_fit_val_runner',
                'Model directory: a directory, last:<module> or a module name'),
         Option('PSF_MODEL_PATTERN', 'str', 'fitted_model', 'Model file name before <sep><exp>'),
-        Option('PSF_MODEL_SEPARATOR', 'str', '-', 'Separator of exposure and CCD numbers'),
-        Option('ME_LOG_WCS', 'str', '', 'Multi-epoch: exposure header store'),
     ],
 )
 def mccd_interp_runner(input_file_list, run_dirs, file_number_string, config,
                        module_config_sec, w_log):
     """PSF stamps and shapes from the exposure's MCCD model."""
+    return interpolate_models(input_file_list, run_dirs, file_number_string, config,
+                              module_config_sec, w_log, '.npz', MCCDModel)
+
+
+def interpolate_models(input_file_list, run_dirs, file_number_string, config, module_config_sec,
+                       w_log, ext, loader):
+    """The work of mccd_interp_runner and piff_interp_runner: models ``<pattern>-<exp><ext>``
+    read by ``loader``."""
     opts = config.module_options(module_config_sec)
     model_dir = resolve_model_dir(opts['PSF_MODEL_DIR'], run_dirs['run_log'])
     pattern, sep = opts['PSF_MODEL_PATTERN'], opts['PSF_MODEL_SEPARATOR']
@@ -70,11 +84,11 @@ def mccd_interp_runner(input_file_list, run_dirs, file_number_string, config,
         out = os.path.join(output, f'galaxy_psf{file_number_string}.sqlite')
         n_objects, written, missing = interpolate_epochs(
             input_file_list[0], model_dir, pattern, sep, read_exposure_headers(opts['ME_LOG_WCS']),
-            out, world, log=w_log)
+            out, world, log=w_log, ext=ext, loader=loader)
         return (f'{n_objects} objects, {written} object-epochs with a PSF, {missing} without '
                 f'-> {out}'), ''
     exposure, ccd = exposure_and_ccd(file_number_string, sep)
-    model = load_exposure_model(model_path(model_dir, pattern, sep, exposure))
+    model = load_exposure_model(model_path(model_dir, pattern, sep, exposure, ext), loader)
     if opts['MODE'] == 'VALIDATION':
         out = os.path.join(output, f'validation_psf{file_number_string}.fits')
         n = validation(model, ccd, input_file_list[-1], opts['POSITION_PARAMS'], out)

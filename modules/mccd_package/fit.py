@@ -33,32 +33,37 @@ def filters_for(values, stamp_shape):
                          path=path) from None
 
 
-def fit_exposure(train_path, model_path, values, log=None):
-    """Fit the exposure's model and write it to ``model_path``; return the model."""
+def training_stars(train_path, min_n_stars, log=None):
+    """The training table without stars with NaN values and without CCDs of
+    fewer than ``min_n_stars`` stars (both logged); ModuleError when none is left."""
     table = read_star_file(train_path)
     stars = np.asarray(table['VIGNET_LIST'], float)
-    masks = np.asarray(table['MASK_LIST'], float)
-    ccds = np.asarray(table['CCD_ID_LIST'], int)
     positions = np.asarray(table['GLOB_POSITION_IMG_LIST'], float)
     usable = np.isfinite(stars).all(axis=(1, 2)) & np.isfinite(positions).all(axis=1)
     if not usable.all():
         if log:
             log.warning('%s: %d stars with NaN values dropped', train_path, (~usable).sum())
-        stars, masks, ccds, positions = (stars[usable], masks[usable], ccds[usable],
-                                         positions[usable])
         table = table[usable]
-    counts = {int(c): int((ccds == c).sum()) for c in np.unique(ccds)}
-    small = [c for c, n in counts.items() if n < values['MIN_N_STARS']]
+    ccds = np.asarray(table['CCD_ID_LIST'], int)
+    small = [int(c) for c in np.unique(ccds) if (ccds == c).sum() < min_n_stars]
     if small:
         if log:
             log.warning('%s: CCDs %s have fewer than MIN_N_STARS = %d stars: left out',
-                        train_path, small, values['MIN_N_STARS'])
-        keep = ~np.isin(ccds, small)
-        stars, masks, ccds, positions = stars[keep], masks[keep], ccds[keep], positions[keep]
-        table = table[keep]
-    if not len(stars):
-        raise ModuleError(f'{train_path}: no CCD with {values["MIN_N_STARS"]} usable stars: '
-                          f'no MCCD model for this exposure', path=train_path)
+                        train_path, small, min_n_stars)
+        table = table[~np.isin(ccds, small)]
+    if not len(table):
+        raise ModuleError(f'{train_path}: no CCD with {min_n_stars} usable stars: no PSF model '
+                          f'for this exposure', path=train_path)
+    return table
+
+
+def fit_exposure(train_path, model_path, values, log=None):
+    """Fit the exposure's model and write it to ``model_path``; return the model."""
+    table = training_stars(train_path, values['MIN_N_STARS'], log)
+    stars = np.asarray(table['VIGNET_LIST'], float)
+    masks = np.asarray(table['MASK_LIST'], float)
+    ccds = np.asarray(table['CCD_ID_LIST'], int)
+    positions = np.asarray(table['GLOB_POSITION_IMG_LIST'], float)
     weights = None
     if values['USE_SNR_WEIGHTS'] and 'SNR_WIN_LIST' in table.colnames:
         weights = snr_weights(np.asarray(table['SNR_WIN_LIST'], float))

@@ -1,4 +1,4 @@
-"""MCCD PSFs at object positions: CLASSIC (one CCD's catalogue), VALIDATION
+"""MCCD (or Piff) PSFs at object positions: CLASSIC (one CCD's catalogue), VALIDATION
 (one CCD's validation stars) and MULTI-EPOCH (every epoch of a tile object).
 
 The outputs are those of ``psfex_interp_runner``: ``galaxy_psf<num>.fits``,
@@ -19,23 +19,23 @@ from shapepipe.modules.psfex_interp_package.validation_table import validation_t
 from astropy.table import Table
 
 
-def model_path(model_dir, pattern, separator, exposure):
-    """``<dir>/<pattern><sep><exposure>.npz``."""
-    return os.path.join(model_dir, f'{pattern}{separator}{exposure}.npz')
+def model_path(model_dir, pattern, separator, exposure, ext='.npz'):
+    """``<dir>/<pattern><sep><exposure><ext>``."""
+    return os.path.join(model_dir, f'{pattern}{separator}{exposure}{ext}')
 
 
-def load_exposure_model(path):
-    """The model, or ModuleError naming the file when there is none."""
+def load_exposure_model(path, loader=MCCDModel):
+    """``loader(path)`` (MCCDModel, PiffModel), or ModuleError naming the file when absent."""
     if not os.path.isfile(path):
-        raise ModuleError(f'{path}: no MCCD model for this exposure (its fit failed or did not '
+        raise ModuleError(f'{path}: no PSF model for this exposure (its fit failed or did not '
                           f'run): no PSF for this CCD', path=path)
-    return MCCDModel(path)
+    return loader(path)
 
 
 def classic(model, ccd, catalog_path, position_params, output_path, get_shapes=True):
     """``galaxy_psf<num>.fits``: PSF stamp (and HSM shape) at every object of the CCD."""
     if not model.has_ccd(ccd):
-        raise ModuleError(f'{catalog_path}: CCD {ccd} has no MCCD model (too few stars or '
+        raise ModuleError(f'{catalog_path}: CCD {ccd} has no PSF model (too few stars or '
                           f'rejected in the fit): no PSF for this CCD', path=catalog_path)
     table = read_objects(catalog_path)
     x, y = _positions(table, position_params, catalog_path)
@@ -52,7 +52,7 @@ def classic(model, ccd, catalog_path, position_params, output_path, get_shapes=T
 def validation(model, ccd, star_path, position_params, output_path):
     """``validation_psf<num>.fits`` for one CCD's validation stars, as psfex_interp."""
     if not model.has_ccd(ccd):
-        raise ModuleError(f'{star_path}: CCD {ccd} has no MCCD model: no validation',
+        raise ModuleError(f'{star_path}: CCD {ccd} has no PSF model: no validation',
                           path=star_path)
     table = read_objects(star_path)
     x, y = _positions(table, position_params, star_path)
@@ -72,7 +72,7 @@ def validation(model, ccd, star_path, position_params, output_path):
 
 def interpolate_epochs(catalog_path, model_dir, pattern, separator, headers, output_path,
                        world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None,
-                       chunk=STORE_CHUNK):
+                       chunk=STORE_CHUNK, ext='.npz', loader=MCCDModel):
     """The MULTI-EPOCH store; return counts (objects, epochs written, epochs without PSF)."""
     numbers, objects, epochs = read_epochs(catalog_path)
     try:
@@ -88,7 +88,7 @@ def interpolate_epochs(catalog_path, model_dir, pattern, separator, headers, out
         if exposure not in models:
             try:
                 models[exposure] = load_exposure_model(
-                    model_path(model_dir, pattern, separator, exposure))
+                    model_path(model_dir, pattern, separator, exposure, ext), loader)
             except (ModuleError, InputError) as error:
                 models[exposure] = None
                 if log:
@@ -96,7 +96,7 @@ def interpolate_epochs(catalog_path, model_dir, pattern, separator, headers, out
         model = models[exposure]
         if model is None or wcs is None or not model.has_ccd(ccd):
             if log and model is not None and wcs is not None:
-                log.warning('exposure %s CCD %d has no MCCD model: %d object-epochs without PSF',
+                log.warning('exposure %s CCD %d has no PSF model: %d object-epochs without PSF',
                             exposure, ccd, len(rows))
             missing += len(rows)
             continue

@@ -1,4 +1,4 @@
-"""MCCD PSF modules on a synthetic exposure whose true PSF is known."""
+"""MCCD and Piff PSF modules on a synthetic exposure whose true PSF is known."""
 
 import glob
 import os
@@ -13,6 +13,7 @@ from astropy.table import Table
 
 from shapepipe.modules.mccd_package.model import MCCDModel, focal_plane_positions
 from shapepipe.modules.mccd_package.starlet import starlet_filters
+from shapepipe.modules.piff_package.model import PiffModel
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 
 BIN = os.path.dirname(sys.executable)
@@ -49,6 +50,13 @@ NB_SUBITER_S_GLOB = 30
 NB_SUBITER_A_GLOB = 60
 [VALIDATION]
 APPLY_DEGRADATION = True
+"""
+
+PIFF_YAML = """psf:
+    type: Simple
+    model: {type: PixelGrid, scale: 0.187, size: 17}
+    interp: {type: BasisPolynomial, order: 2}
+    max_iter: 3
 """
 
 
@@ -98,10 +106,11 @@ def field(tmp_path_factory):
         fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU(), fits.table_to_hdu(galaxies)]
                      ).writeto(inputs / f'sexcat-{EXPOSURE}-{ccd}.fits')
     (base / 'config_MCCD.ini').write_text(MCCD_INI)
+    (base / 'piff.yaml').write_text(PIFF_YAML)
     result = run(base, f"""
 [EXECUTION]
 MODULE = mccd_preprocessing_runner, mccd_fit_val_runner, merge_starcat_runner,
-         mccd_plots_runner, mccd_interp_runner
+         mccd_plots_runner, mccd_interp_runner, piff_runner, piff_interp_runner
 [FILE]
 INPUT_DIR = {inputs}
 OUTPUT_DIR = {base}/output
@@ -128,6 +137,14 @@ FILE_PATTERN = sexcat
 NUMBERING_SCHEME = -0000000-0
 MODE = CLASSIC
 PSF_MODEL_DIR = mccd_fit_val_runner
+[PIFF_RUNNER]
+INPUT_MODULE = mccd_preprocessing_runner
+PIFF_CONFIG = {base}/piff.yaml
+[PIFF_INTERP_RUNNER]
+INPUT_DIR = {inputs}
+FILE_PATTERN = sexcat
+NUMBERING_SCHEME = -0000000-0
+MODE = CLASSIC
 """)
     run_dir = [d for d in glob.glob(str(base / 'output' / 'shapepipe_run_*')) if os.path.isdir(d)][0]
     return base, run_dir, result
@@ -176,10 +193,10 @@ def test_starlet_filters_are_the_b3_spline_a_trous_transform_of_an_impulse():
 
 def test_exposure_modules_run_and_flag_bad_ccds(field):
     base, run_dir, result = field
-    # Exit status 1: only CCD 14's interpolation job failed (no model for that CCD)
+    # Exit status 1: only CCD 14's interpolation jobs (MCCD, Piff) failed (no model there)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
     main_log = ''.join(open(p).read() for p in glob.glob(os.path.join(run_dir, 'logs', '*.log')))
-    assert main_log.count(' ERROR ') == 1 and 'job -2100001-14' in main_log
+    assert main_log.count(' ERROR ') == 2 and 'job -2100001-14' in main_log
     train = output(run_dir, 'mccd_preprocessing_runner', f'train_star_selection-{EXPOSURE}.fits')
     with fits.open(train) as hdul:
         status = {row['CCD']: row for row in hdul['CCD_STATUS'].data}
@@ -206,13 +223,17 @@ def test_exposure_modules_run_and_flag_bad_ccds(field):
     np.testing.assert_allclose(stamps['VIGNET'].sum(axis=(1, 2)), 1, rtol=1e-5)
     assert not os.path.exists(output(run_dir, 'mccd_interp_runner',
                                      f'galaxy_psf-{EXPOSURE}-14.fits'))
-    assert 'CCD 14 has no MCCD model' in logs(run_dir, 'mccd_interp_runner')
+    assert 'CCD 14 has no PSF model' in logs(run_dir, 'mccd_interp_runner')
 
 
-def test_model_matches_the_true_psf(field):
+@pytest.mark.parametrize('kind', ['mccd', 'piff'])
+def test_model_matches_the_true_psf(field, kind):
     """Model minus true PSF at the test stars: |<de>| < 1e-3, RMS < 5e-3, |<dT/T>| < 3e-3."""
     base, run_dir, _ = field
-    model = MCCDModel(output(run_dir, 'mccd_fit_val_runner', f'fitted_model-{EXPOSURE}.npz'))
+    if kind == 'mccd':
+        model = MCCDModel(output(run_dir, 'mccd_fit_val_runner', f'fitted_model-{EXPOSURE}.npz'))
+    else:
+        model = PiffModel(output(run_dir, 'piff_runner', f'piff_model-{EXPOSURE}.piff'), STAMP)
     de, dt = [], []
     for ccd in (12, 13):
         stars = fits.getdata(base / 'input' / f'star_split_ratio_20-{EXPOSURE}-{ccd}.fits', 2)
@@ -223,10 +244,35 @@ def test_model_matches_the_true_psf(field):
         de.append(np.stack([m1 - t1, m2 - t2]))
         dt.append(ms ** 2 / ts ** 2 - 1)
     de, dt = np.concatenate(de, axis=1), np.concatenate(dt)
-    print('MCCD - truth: <de>', de.mean(axis=1), 'rms', de.std(axis=1), '<dT/T>', dt.mean())
+    print(kind, '- truth: <de>', de.mean(axis=1), 'rms', de.std(axis=1), '<dT/T>', dt.mean())
     assert np.all(np.abs(de.mean(axis=1)) < 1e-3)
     assert np.all(de.std(axis=1) < 5e-3)
     assert abs(dt.mean()) < 3e-3
+
+
+def test_piff_runners(field):
+    """piff_runner: model and validation catalogue; piff_interp_runner CLASSIC stamps;
+    CCD 14 (too few stars) fails alone with one line."""
+    _, run_dir, _ = field
+    validation = fits.getdata(output(run_dir, 'piff_runner', f'validation_psf-{EXPOSURE}.fits'))
+    assert set(validation['CCD_NB']) == {12, 13, 14}
+    assert (validation['FLAG_PSF_HSM'][validation['CCD_NB'] == 14] != 0).all()
+    assert (validation['ACCEPTED'][validation['CCD_NB'] == 12] >= 30).all()
+    stamps = fits.getdata(output(run_dir, 'piff_interp_runner', f'galaxy_psf-{EXPOSURE}-13.fits'))
+    assert stamps['VIGNET'].shape == (5, 51, 51)
+    assert (stamps['FLAG_PSF_HSM'] == 0).all()
+    assert 'CCD 14 has no PSF model' in logs(run_dir, 'piff_interp_runner')
+
+
+def test_piff_model_with_pickled_parts_is_refused(field, tmp_path):
+    from shapepipe.errors import InputError
+    from shapepipe.modules.piff_package.model import load_model
+    _, run_dir, _ = field
+    with fits.open(output(run_dir, 'piff_runner', f'piff_model-{EXPOSURE}.piff')) as hdul:
+        extra = fits.BinTableHDU(name='psf_wcs')
+        fits.HDUList([h.copy() for h in hdul] + [extra]).writeto(tmp_path / 'bad.piff')
+    with pytest.raises(InputError, match='pickled psf_wcs'):
+        load_model(str(tmp_path / 'bad.piff'))
 
 
 def test_evaluation_equals_mccds_own(field):

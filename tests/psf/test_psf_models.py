@@ -110,7 +110,8 @@ def field(tmp_path_factory):
     result = run(base, f"""
 [EXECUTION]
 MODULE = mccd_preprocessing_runner, mccd_fit_val_runner, merge_starcat_runner,
-         mccd_plots_runner, mccd_interp_runner, piff_runner, piff_interp_runner
+         mccd_plots_runner, mccd_interp_runner, piff_runner, piff_interp_runner,
+         mccd_fit_runner, mccd_val_runner
 [FILE]
 INPUT_DIR = {inputs}
 OUTPUT_DIR = {base}/output
@@ -137,6 +138,14 @@ FILE_PATTERN = sexcat
 NUMBERING_SCHEME = -0000000-0
 MODE = CLASSIC
 PSF_MODEL_DIR = mccd_fit_val_runner
+[MCCD_FIT_RUNNER]
+INPUT_MODULE = mccd_preprocessing_runner
+CONFIG_PATH = {base}/config_MCCD.ini
+MODE = FIT
+[MCCD_VAL_RUNNER]
+INPUT_MODULE = mccd_fit_runner, mccd_preprocessing_runner
+CONFIG_PATH = {base}/config_MCCD.ini
+MODE = VALIDATION
 [PIFF_RUNNER]
 INPUT_MODULE = mccd_preprocessing_runner
 PIFF_CONFIG = {base}/piff.yaml
@@ -224,6 +233,11 @@ def test_exposure_modules_run_and_flag_bad_ccds(field):
     assert not os.path.exists(output(run_dir, 'mccd_interp_runner',
                                      f'galaxy_psf-{EXPOSURE}-14.fits'))
     assert 'CCD 14 has no PSF model' in logs(run_dir, 'mccd_interp_runner')
+    # FIT then VALIDATION in two runners: the catalogue of mccd_fit_val_runner (to 5e-5:
+    # MCCD's initialisation draws from numpy's global random state)
+    separate = fits.getdata(output(run_dir, 'mccd_val_runner', f'validation_psf-{EXPOSURE}.fits'))
+    joint = fits.getdata(output(run_dir, 'mccd_fit_val_runner', f'validation_psf-{EXPOSURE}.fits'))
+    np.testing.assert_allclose(separate['E1_PSF_HSM'], joint['E1_PSF_HSM'], atol=5e-5)
 
 
 @pytest.mark.parametrize('kind', ['mccd', 'piff'])
@@ -291,7 +305,8 @@ def test_evaluation_equals_mccds_own(field):
         assert abs(moments.moments_centroid.y - centre.y) < 0.01
 
 
-def test_multi_epoch_store_holds_the_model_at_every_epoch(field, tmp_path):
+@pytest.mark.parametrize('kind', ['mccd', 'piff'])
+def test_multi_epoch_store_holds_the_model_at_every_epoch(field, tmp_path, kind):
     """MULTI-EPOCH writes psfex_interp's store: one stamp and HSM shapes per object-epoch;
     epochs on a CCD without a model are left out, objects without any epoch are 'empty'."""
     from astropy.wcs import WCS
@@ -318,11 +333,14 @@ def test_multi_epoch_store_holds_the_model_at_every_epoch(field, tmp_path):
     hdus[3].name = 'EPOCH_0'
     fits.HDUList(hdus).writeto(catalog)
     out = tmp_path / 'galaxy_psf-000-000.sqlite'
-    counts = interpolate_epochs(str(catalog), os.path.join(run_dir, 'mccd_fit_val_runner',
-                                                           'output'),
-                                'fitted_model', '-', headers, str(out))
+    if kind == 'mccd':
+        where, pattern, ext, loader = 'mccd_fit_val_runner', 'fitted_model', '.npz', MCCDModel
+    else:
+        where, pattern, ext, loader = 'piff_runner', 'piff_model', '.piff', PiffModel
+    counts = interpolate_epochs(str(catalog), os.path.join(run_dir, where, 'output'), pattern,
+                                '-', headers, str(out), ext=ext, loader=loader)
     assert counts == (4, 2, 1)
-    model = MCCDModel(output(run_dir, 'mccd_fit_val_runner', f'fitted_model-{EXPOSURE}.npz'))
+    model = loader(output(run_dir, where, f'{pattern}-{EXPOSURE}{ext}'))
     with open_object_store(str(out)) as store:
         for number, (ccd, x, y) in zip(('1', '2'), pixels):
             entry = store[number][f'{EXPOSURE}-{ccd}']

@@ -10,9 +10,11 @@ models are evaluated, as the interpolation runners do, at
 
 and compared with the true PSF (HSM moments of both): <de1>, <de2>, their
 RMS, <dT/T> (T = sigma^2), also by distance to the nearest CCD edge.
-Speed: CPU seconds per CCD of each fit and milliseconds per object of the
-evaluation (PSFEx's fit time read from psfex_runner's job logs); memory: peak
-resident size of the process that fitted one exposure.
+Speed: CPU seconds per CCD of each fit (PSFEx: the psfex executable run as
+psfex_runner runs it, on the same training catalogues) and milliseconds per
+object of the evaluation; memory: peak resident size of the process that
+fitted one exposure (for MCCD and Piff a forked child: it includes the ~0.3 GB
+of the parent's imports).
 
 Usage:
     .venv/bin/python benchmarks/bench_psf_models.py SP_RUN [MCCD_CONFIG] [PIFF_YAML]
@@ -26,7 +28,6 @@ import glob
 import logging
 import multiprocessing
 import os
-import re
 import resource
 import sys
 import tempfile
@@ -73,14 +74,21 @@ def fit_models(kind, trains, work, setting):
     return {exp: result for exp, result in zip(trains, results)}
 
 
-def psfex_fit_seconds(run_dir):
-    """Per-CCD wall time of psfex_runner jobs, from their logs."""
-    times = []
-    for path in glob.glob(os.path.join(run_dir, 'psfex_runner', 'logs', '*.log')):
-        match = re.search(r'end of job: \w+ after ([\d.]+) s', open(path).read())
-        if match:
-            times.append(float(match.group(1)))
-    return np.mean(times) if times else np.nan
+def psfex_fit_cpu(catalogs, work):
+    """CPU seconds per CCD and peak memory [MB] of the psfex executable run as
+    psfex_runner runs it, on the given training catalogues."""
+    import shutil
+    import subprocess
+    from shapepipe.modules.psfex_package.psfex import build_command
+    executable = shutil.which('psfex')
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for path in catalogs:
+        out = os.path.join(work, 'psfex_' + os.path.basename(path).replace('.fits', '.cat'))
+        subprocess.run(build_command(executable, path, os.path.join(GOLD, 'default.psfex'), work,
+                                     out), check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / len(catalogs)
+    return cpu, after.ru_maxrss / 1024
 
 
 def shapes_vs_truth(stamps, truth):
@@ -163,9 +171,11 @@ def main(sp_run, mccd_config=None, piff_yaml=None):
                          f'{de2[sel].std():.2e} {dt[sel].mean():+.2e}')
         print(f'{kind:<6} ' + ' | '.join(cells))
     print('\nspeed and memory')
-    print(f'psfex  fit {psfex_fit_seconds(run_dir):.2f} s wall per CCD (psfex_runner job, '
-          f'incl. start-up); evaluation {1e3 * results["psfex"]["time"] / results["psfex"]["n"]:.2f}'
-          f' ms CPU per object')
+    cpu, rss = psfex_fit_cpu(sorted(glob.glob(os.path.join(split, 'star_split_ratio_80-*.fits'))),
+                             work)
+    print(f'psfex  fit {cpu:.2f} s CPU per CCD, peak {rss:.0f} MB (the psfex executable); '
+          f'evaluation {1e3 * results["psfex"]["time"] / results["psfex"]["n"]:.2f} ms CPU per '
+          f'object')
     for kind in ('mccd', 'piff'):
         cpu = sum(fits_done[kind][e][1] for e in trains) / sum(n_ccd.values())
         rss = max(fits_done[kind][e][2] for e in trains)

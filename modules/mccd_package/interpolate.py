@@ -14,7 +14,7 @@ from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
 from shapepipe.modules.mccd_package.model import MCCDModel
 from shapepipe.modules.psfex_interp_package.interpolate import _positions, _write, read_objects
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes, psf_store_entries
 from shapepipe.modules.psfex_interp_package.validation_table import validation_table
 from astropy.table import Table
 
@@ -106,12 +106,7 @@ def interpolate_epochs(catalog_path, model_dir, pattern, separator, headers, out
     def psf_entries(source, rows):
         model, ccd, wcs = source
         x, y = wcs.all_world2pix(ra[rows], dec[rows], 1)
-        stamps = model.stamps(ccd, x, y).astype(np.float32)
-        e1, e2, sigma, flag = hsm_shapes(stamps)
-        return [{'VIGNET': stamps[k],
-                 'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
-                            'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])}}
-                for k in range(len(rows))]
+        return psf_store_entries(model.stamps(ccd, x, y))
 
     write_epoch_store(output_path, numbers, groups, psf_entries, chunk)
     return len(numbers), written, missing

@@ -29,3 +29,15 @@ def hsm_shapes(stamps):
         g1[i], g2[i] = moments.observed_shape.g1, moments.observed_shape.g2
         sigma[i] = moments.moments_sigma
     return g1, g2, sigma, flags
+
+
+def psf_store_entries(stamps):
+    """Values of a MULTI-EPOCH PSF store for PSF stamps ``(n, ny, nx)``: per stamp
+    ``{'VIGNET': float32 stamp, 'SHAPES': {E1_PSF_HSM, E2_PSF_HSM, SIGMA_PSF_HSM,
+    FLAG_PSF_HSM}}``."""
+    stamps = np.asarray(stamps, np.float32)
+    e1, e2, sigma, flag = hsm_shapes(stamps)
+    return [{'VIGNET': stamps[k],
+             'SHAPES': {'E1_PSF_HSM': float(e1[k]), 'E2_PSF_HSM': float(e2[k]),
+                        'SIGMA_PSF_HSM': float(sigma[k]), 'FLAG_PSF_HSM': int(flag[k])}}
+            for k in range(len(stamps))]

@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo_run
 
-.PHONY: install system-deps demo test benchmark clean
+.PHONY: install system-deps demo test benchmark clean docs regression-refresh
 
 install: system-deps $(STAMP)
 
@@ -36,6 +36,12 @@ benchmark: install
 	$(PY) benchmarks/bench_psf_model.py
 	$(PY) benchmarks/bench_tile_branch.py
 	$(PY) benchmarks/bench_spread_model.py
+
+docs: install
+	$(PY) -m shapepipe.commands.option_docs
+
+regression-refresh: install
+	$(PY) -m tests.regression --refresh
 
 clean:
 	rm -rf $(VENV) *.egg-info example/output $(DEMO_DIR)

@@ -3,15 +3,15 @@
 import os
 
 from shapepipe.io.atomic import write_text
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.execute import execute
 
 
 @module_runner(
     version='1.0',
     input_module='python_example_runner',
-    file_pattern='pyex_output',
-    file_ext='.cat',
+    inputs=[Input('text', 'pyex_output', '.cat')],
+    outputs=[Output('head', 'head_output{num}.txt', 'txt')],
     executes='head',
 )
 def execute_example_runner(input_file_list, run_dirs, file_number_string, config,

@@ -5,14 +5,14 @@ import os
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import write_text
 from shapepipe.modules.find_exposures_package.find_exposures import exposures_from_header
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 
 
 @module_runner(
     version='1.1',
     input_module='get_images_runner',
-    file_pattern='CFIS_image',
-    file_ext='.fits',
+    inputs=[Input('tile', 'CFIS_image', '.fits')],
+    outputs=[Output('exposures', 'exp_numbers{num}.txt', 'txt')],
     depends=['astropy'],
     numbering_scheme='-000-000',
 )

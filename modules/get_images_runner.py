@@ -4,14 +4,13 @@ import os
 
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.modules.get_images_package.get_images import link, plan, read_ids, vos_copy
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
-    file_pattern='tile_numbers',
-    file_ext='.txt',
+    inputs=[Input('ids', 'tile_numbers', '.txt')],
     numbering_scheme='',
     run_method='serial',
     options=[

@@ -4,20 +4,18 @@ import os
 
 from shapepipe.errors import ConfigError
 from shapepipe.modules.make_cat_package.final_catalog import make_final_catalog
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
-
-
-def _by_prefix(paths, prefix):
-    match = [p for p in paths if os.path.basename(p).startswith(prefix)]
-    return match[0] if match else None
 
 
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner', 'spread_model_runner', 'ngmix_runner'],
-    file_pattern=['tile_sexcat', 'sexcat_sm', 'ngmix'],
-    file_ext=['.fits', '.fits', '.fits'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits'),
+            Input('spread_model', 'sexcat_sm', '.fits', optional=True, default=True),
+            Input('shapes', 'ngmix', '.fits', optional=True, default=True),
+            Input('psf', 'galaxy_psf', '.sqlite', optional=True, doc='for SAVE_PSF_DATA')],
+    outputs=[Output('final', 'final_cat{num}.fits', 'fits')],
     depends=['numpy', 'astropy'],
     numbering_scheme='-000-000',
     options=[
@@ -34,14 +32,14 @@ def make_cat_runner(input_file_list, run_dirs, file_number_string, config, modul
                     w_log):
     """Write final_cat{num}.fits: SExtractor columns, spread model class and metacal shapes."""
     opts = config.module_options(module_config_sec)
-    psf_store = _by_prefix(input_file_list, 'galaxy_psf')
+    inputs = input_file_list.inputs
+    psf_store = inputs.get('psf')
     if opts['SAVE_PSF_DATA'] and psf_store is None:
         raise ConfigError(f'{config.where(module_config_sec)}SAVE_PSF_DATA = True needs the '
                           f'multi-epoch PSF store: add galaxy_psf (.sqlite, '
                           f'last:psfex_interp_runner) to FILE_PATTERN and INPUT_DIR')
-    catalog = _by_prefix(input_file_list, 'tile_sexcat') or input_file_list[0]
-    sm_path = _by_prefix(input_file_list, 'sexcat_sm')
-    ngmix_path = _by_prefix(input_file_list, 'ngmix')
+    catalog, sm_path, ngmix_path = inputs['catalog'], inputs.get('spread_model'), inputs.get(
+        'shapes')
     star = opts['SM_STAR_STRESH'] if opts['SM_STAR_STRESH'] is not None else opts['SM_STAR_THRESH']
     tile_id = file_number_string.lstrip('-').replace('-', '.')
     out = os.path.join(run_dirs['output'], f'final_cat{file_number_string}.fits')

@@ -6,7 +6,7 @@ import os
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.modules.mask_package.config_file import read_mask_config
 from shapepipe.modules.mask_package.mask import build_mask, write_flag_file
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
@@ -26,8 +26,10 @@ def _split_inputs(input_file_list, use_ext_flag, use_ext_star):
 @module_runner(
     version='1.1',
     input_module='split_exp_runner',
-    file_pattern=['image', 'weight', 'flag'],
-    file_ext=['.fits', '.fits', '.fits'],
+    inputs=[Input('image', 'image', '.fits'), Input('weight', 'weight', '.fits'),
+            Input('flag', 'flag', '.fits', enabled_by='USE_EXT_FLAG'),
+            Input('star_cat', 'star_cat', '.cat', enabled_by='USE_EXT_STAR', default=False)],
+    outputs=[Output('flag', '{PREFIX|SUFFIX_}flag{num}.fits', 'fits')],
     depends=['numpy', 'astropy', 'matplotlib'],
     numbering_scheme='_0',
     options=[
@@ -67,7 +69,7 @@ def mask_runner(input_file_list, run_dirs, file_number_string, config, module_co
 
     image, weight, flag, star_cat = _split_inputs(
         input_file_list, opts['USE_EXT_FLAG'], opts['USE_EXT_STAR'])
-    mask_config = read_mask_config(opts['MASK_CONFIG_PATH'])
+    mask_config = read_mask_config(opts['MASK_CONFIG_PATH'], log=w_log)
     if star_cat is not None and not os.path.isfile(star_cat):
         raise InputError(f'star catalogue {star_cat} not found', path=star_cat)
 

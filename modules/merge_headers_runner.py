@@ -1,15 +1,14 @@
 """Merge the exposures' WCS headers into ``log_exp_headers.sqlite``."""
 
 from shapepipe.modules.merge_headers_package.merge_headers import merge_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
     input_module='split_exp_runner',
-    file_pattern='headers',
-    file_ext='.npy',
+    inputs=[Input('headers', 'headers', '.npy')],
     depends=['numpy', 'sqlitedict'],
     numbering_scheme='-0000000',
     run_method='serial',

@@ -4,15 +4,14 @@ import os
 
 from shapepipe.errors import InputError
 from shapepipe.modules.merge_sep_cats_package.merge import merge_catalogs, piece_paths
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
     input_module='ngmix_runner',
-    file_pattern=['ngmix'],
-    file_ext=['.fits'],
+    inputs=[Input('pieces', 'ngmix', '.fits')],
     depends=['numpy', 'astropy'],
     numbering_scheme='-000-000',
     options=[

@@ -3,15 +3,14 @@
 import os
 
 from shapepipe.modules.merge_starcat_package.merge_starcat import merge_star_catalogs
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
     input_module='psfex_interp_runner',
-    file_pattern='validation_psf',
-    file_ext='.fits',
+    inputs=[Input('stars', 'validation_psf', '.fits')],
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000-0',
     run_method='serial',

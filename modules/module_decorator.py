@@ -2,28 +2,35 @@
 
 Usage::
 
-    from shapepipe.modules.module_decorator import module_runner
-    from shapepipe.pipeline.options import Option
+    from shapepipe.modules.module_decorator import Input, Output, module_runner
+    from shapepipe.options import Option
 
     @module_runner(
         version='1.0',
         input_module='sextractor_runner',
-        file_pattern=['sexcat'],
-        file_ext=['.fits'],
+        inputs=[Input('catalog', 'sexcat', '.fits')],
+        outputs=[Output('selection', 'mask/{*}{num}.fits', 'fits_ldac')],
         options=[Option('SETOOLS_CONFIG_PATH', 'str', doc='Selection file')],
     )
     def setools_runner(input_file_list, run_dirs, file_number_string,
                        config, module_config_sec, w_log):
         opts = config.module_options(module_config_sec)
+        catalog = input_file_list.inputs['catalog']
         ...
         return stdout, stderr
 
-The signature is ShapePipe's, so runners written for it keep working.
+The signature is ShapePipe's, so runners written for it keep working; a
+runner may declare ``file_pattern``/``file_ext`` instead of ``inputs`` (it
+then gets no roles) and may omit ``outputs`` (its consumers are then not
+checked).
 """
 
 from dataclasses import dataclass, field
 
-from shapepipe.pipeline.options import Option
+from shapepipe.options import Option
+from shapepipe.pipeline.connections import Input, Output, input_patterns
+
+__all__ = ['Input', 'Output', 'RunnerInfo', 'module_runner']
 
 
 def _as_list(value):
@@ -49,6 +56,8 @@ class RunnerInfo:
     numbering_scheme: str
     run_method: str
     options: tuple = field(default_factory=tuple)
+    inputs: tuple = field(default_factory=tuple)
+    outputs: tuple = field(default_factory=tuple)
 
 
 def module_runner(
@@ -62,6 +71,8 @@ def module_runner(
     run_method='parallel',
     options=(),
     description=None,
+    inputs=(),
+    outputs=(),
 ):
     """Declare a runner function's properties and configuration options.
 
@@ -86,12 +97,31 @@ def module_runner(
         The keys the module's config section accepts.
     description : str, optional
         One line for ``shapepipe_run -l``; defaults to the docstring's first line.
+    inputs : sequence of Input, optional
+        Input roles; the patterns and extensions of those in the defaults
+        (not optional, or ``default=True``) are the default
+        ``file_pattern``/``file_ext`` (which must then be omitted).
+    outputs : sequence of Output, optional
+        The files a job writes; inputs of downstream modules are checked
+        against them before any job starts.
     """
     if run_method not in ('parallel', 'serial'):
         raise ValueError(f'run_method must be parallel or serial, not {run_method!r}')
     for opt in options:
         if not isinstance(opt, Option):
             raise TypeError(f'options must be Option instances, got {opt!r}')
+    if any(not isinstance(inp, Input) for inp in inputs) or any(
+            not isinstance(out, Output) for out in outputs):
+        raise TypeError('inputs must be Input and outputs Output instances')
+    if inputs:
+        if file_pattern or file_ext:
+            raise ValueError('declare either inputs or file_pattern/file_ext, not both')
+        file_pattern, file_ext = input_patterns(inputs)
+    names = {opt.name for opt in options}
+    for key in [inp.enabled_by for inp in inputs] + [
+            (out.when or '').partition('=')[0] for out in outputs]:
+        if key and key not in names:
+            raise ValueError(f'enabled_by/when names {key}, which is not a declared option')
 
     def decorator(func):
         doc = (func.__doc__ or '').strip().splitlines()
@@ -107,6 +137,8 @@ def module_runner(
             numbering_scheme=numbering_scheme,
             run_method=run_method,
             options=tuple(options),
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
         )
         # ShapePipe exposes these as attributes of the runner function.
         for key in ('version', 'input_module', 'file_pattern', 'file_ext',

@@ -8,57 +8,44 @@ import numpy as np
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.epochs import read_epochs
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
-from shapepipe.pipeline.options import Option
+from shapepipe.options import Option, build_settings
 from shapepipe.pipeline.rng import make_rng
-
-# Input roles by file name (ShapePipe's order is the fallback).
-ROLE_WORDS = (('psf', 'psf'), ('background', 'bkg'), ('weight', 'weight'), ('flag', 'flag'))
-SHAPEPIPE_ORDER = ('catalog', 'image', 'background', 'psf', 'weight', 'flag')
-
-
-def assign_roles(paths):
-    """{'catalog', 'image', 'psf', 'weight', 'flag'[, 'background']} -> path."""
-    roles = {}
-    for path in paths:
-        name = os.path.basename(path).lower()
-        if name.endswith('.fits') and 'catalog' not in roles:
-            roles['catalog'] = path
-            continue
-        for role, word in ROLE_WORDS:
-            if (role in name or word in name) and role not in roles:
-                roles[role] = path
-                break
-        else:
-            roles.setdefault('image', path)
-    if len(roles) < 5 and len(paths) == len(SHAPEPIPE_ORDER):
-        roles = dict(zip(SHAPEPIPE_ORDER, paths))
-    return roles
-
 
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner', 'vignetmaker_runner', 'psfex_interp_runner'],
-    file_pattern=['tile_sexcat', 'image_vignet', 'galaxy_psf', 'weight_vignet', 'flag_vignet'],
-    file_ext=['.fits', '.sqlite', '.sqlite', '.sqlite', '.sqlite'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits', doc='tile catalogue with EPOCH HDUs'),
+            Input('image', 'image_vignet', '.sqlite'),
+            Input('background', 'background_vignet', '.sqlite', optional=True),
+            Input('psf', 'galaxy_psf', '.sqlite'),
+            Input('weight', 'weight_vignet', '.sqlite'),
+            Input('flag', 'flag_vignet', '.sqlite', optional=True, default=True)],
+    outputs=[Output('shapes', 'ngmix{num}.fits', 'fits', 'HDUs 1M 1P 2M 2P NOSHEAR')],
     depends=['numpy', 'scipy', 'galsim', 'numba', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[
         Option('LOG_WCS', 'str', doc='Exposure header store (merge_headers_runner output)'),
-        Option('MAG_ZP', 'float', 30.0, 'Magnitude zero point of the flux-scaled stamps'),
-        Option('PIXEL_SCALE', 'float', 0.187, 'Exposure pixel scale [arcsec] (the centre prior '
-                                               'width is one pixel)'),
+        Option.for_field(Settings, 'mag_zp', 'MAG_ZP', 'float',
+                         'Magnitude zero point of the flux-scaled stamps'),
+        Option('PIXEL_SCALE', 'float', doc='Exposure pixel scale [arcsec] (ShapePipe key)',
+               ignored='each epoch\'s pixel scale comes from its WCS (the centre prior width '
+                       'is one pixel)'),
         Option('ID_OBJ_MIN', 'int', -1, 'Smallest object NUMBER measured (-1: no limit)'),
         Option('ID_OBJ_MAX', 'int', -1, 'Largest object NUMBER measured (-1: no limit)'),
-        Option('MEASUREMENT', 'str', 'gauss', 'gauss: joint Gaussian fit; moments: adaptive '
-                                                'moments', choices=('gauss', 'moments')),
-        Option('SHAPE_PRIOR_SIGMA', 'float', 0.4, 'Width of the BA shape prior'),
-        Option('METACAL_STEP', 'float', 0.01, 'Shear step of the 1p/1m/2p/2m images'),
-        Option('NTRY', 'int', 2, 'Fit attempts per object (new guesses after a failure)'),
+        Option.for_field(Settings, 'measurement', 'MEASUREMENT', 'str',
+                         'gauss: joint Gaussian fit; moments: adaptive moments',
+                         choices=('gauss', 'moments')),
+        Option.for_field(Settings, 'sigma_g', 'SHAPE_PRIOR_SIGMA', 'float',
+                         'Width of the BA shape prior'),
+        Option.for_field(Settings, 'step', 'METACAL_STEP', 'float',
+                         'Shear step of the 1p/1m/2p/2m images'),
+        Option.for_field(Settings, 'ntry', 'NTRY', 'int',
+                         'Fit attempts per object (new guesses after a failure)'),
         Option('BATCH_SIZE', 'int', 256, 'Objects measured together (memory ~ 2 MB each)'),
         Option('POSITION_PARAMS', 'list', ['XWIN_WORLD', 'YWIN_WORLD'],
                'Catalogue columns of the sky positions'),
@@ -69,11 +56,7 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     """Write ngmix{num}.fits (HDUs 1M 1P 2M 2P NOSHEAR) for the objects in the ID range."""
     opts = config.module_options(module_config_sec)
     where = config.where(module_config_sec)
-    roles = assign_roles(input_file_list)
-    missing = [r for r in ('catalog', 'image', 'psf', 'weight') if r not in roles]
-    if missing:
-        raise ConfigError(f'{where}FILE_PATTERN gives no {", ".join(missing)} input: list the '
-                          f'tile catalogue and the image, PSF, weight and flag stores')
+    roles = input_file_list.inputs
     if not opts['LOG_WCS']:
         raise ConfigError(f'{where}LOG_WCS is required (the merge_headers_runner store)')
     numbers, objects, _ = read_epochs(roles['catalog'])
@@ -88,9 +71,8 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     chosen = [int(n) for n in numbers
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
     geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS']))
-    settings = Settings(step=opts['METACAL_STEP'], mag_zp=opts['MAG_ZP'],
-                        measurement=opts['MEASUREMENT'], sigma_g=opts['SHAPE_PRIOR_SIGMA'],
-                        ntry=max(1, opts['NTRY']))
+    settings = build_settings(Settings, ngmix_runner.runner_info.options, opts,
+                              ntry=max(1, opts['NTRY']))
     stores = {role: open_store(roles[role]) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []

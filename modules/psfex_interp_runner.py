@@ -5,7 +5,7 @@ import os
 
 from shapepipe.errors import ConfigError
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.modules.psfex_interp_package.interpolate import classic, load_model, validation
 from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
 from shapepipe.pipeline.options import Option
@@ -43,6 +43,9 @@ def _multi_epoch(input_file_list, run_dirs, file_number_string, config, section,
     input_module=['psfex_runner', 'setools_runner'],
     file_pattern=['star_split_ratio_80', 'star_split_ratio_20', 'psfex_cat'],
     file_ext=['.psf', '.fits', '.cat'],
+    outputs=[Output('psf', 'galaxy_psf{num}.fits', 'fits', when='MODE=CLASSIC'),
+             Output('psf_store', 'galaxy_psf{num}.sqlite', 'sqlite', when='MODE=MULTI-EPOCH'),
+             Output('validation', 'validation_psf{num}.fits', 'fits', when='MODE=VALIDATION')],
     depends=['numpy', 'astropy', 'galsim', 'scipy'],
     options=[
         Option('MODE', 'str', 'CLASSIC', 'CLASSIC, VALIDATION or MULTI-EPOCH',

@@ -3,15 +3,15 @@
 import os
 
 from shapepipe.io.atomic import write_text
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.python_example_package.text_join import join_pair
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
-    file_pattern=['numbers', 'letters'],
-    file_ext=['.txt', '.txt'],
+    inputs=[Input('numbers', 'numbers', '.txt'), Input('letters', 'letters', '.txt')],
+    outputs=[Output('joined', 'pyex_output{num}.cat', 'txt')],
     depends=['numpy'],
     options=[Option('MESSAGE', 'str', doc='Text written before the joined file contents')],
 )

@@ -3,15 +3,15 @@
 import os
 
 from shapepipe.io.atomic import write_text
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.python_example_package.text_join import read_flat
 
 
 @module_runner(
     version='1.1',
     input_module='python_example_runner',
-    file_pattern=['numbers', 'letters', 'pyex_output'],
-    file_ext=['.txt', '.txt', '.cat'],
+    inputs=[Input('numbers', 'numbers', '.txt'), Input('letters', 'letters', '.txt'),
+            Input('joined', 'pyex_output', '.cat')],
     run_method='serial',
 )
 def serial_example_runner(input_file_list, run_dirs, file_number_string, config,

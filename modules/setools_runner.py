@@ -1,7 +1,7 @@
 """SETools runner: select objects (e.g. stars) in SExtractor catalogues with a
 ``.setools`` file; write selections, plots, statistics and random splits."""
 
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.setools_package.setools import SETools
 from shapepipe.modules.setools_package.setools_file import read_setools
 from shapepipe.pipeline.options import Option
@@ -11,8 +11,12 @@ from shapepipe.pipeline.rng import make_rng
 @module_runner(
     version='1.1',
     input_module='sextractor_runner',
-    file_pattern=['sexcat'],
-    file_ext=['.fits'],
+    inputs=[Input('catalog', 'sexcat', '.fits')],
+    outputs=[Output('mask', 'mask/{*}{num}.fits', 'fits_ldac', 'a [MASK:name] section'),
+             Output('rand_split', 'rand_split/{*}{num}.fits', 'fits_ldac'),
+             Output('new_cat', 'new_cat/{*}{num}.fits', 'fits'),
+             Output('new_cat_text', 'new_cat/{*}{num}.txt', 'txt'),
+             Output('stat', 'stat/{*}{num}.txt', 'txt')],
     depends=['numpy', 'astropy', 'matplotlib'],
     options=[
         Option('SETOOLS_CONFIG_PATH', 'str', doc='Path of the .setools selection file'),

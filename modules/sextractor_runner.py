@@ -5,12 +5,14 @@ import os
 from astropy.io import fits
 
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
-from shapepipe.io.atomic import atomic_path
+from shapepipe.io.atomic import atomic_paths
+from shapepipe.io.epochs import open_object_store
+from shapepipe.io.tool_args import tool_paths
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
-    CHECK_TYPES, build_command, header_value, output_names,
+    CHECK_TYPES, build_command, numeric_header_value, output_names,
 )
 from shapepipe.pipeline.execute import execute, find_executable
 from shapepipe.pipeline.options import Option
@@ -19,8 +21,17 @@ from shapepipe.pipeline.options import Option
 @module_runner(
     version='1.1',
     input_module='split_exp_runner',
-    file_pattern=['image', 'weight', 'flag'],
-    file_ext=['.fits', '.fits', '.fits'],
+    inputs=[Input('image', 'image', '.fits'),
+            Input('weight', 'weight', '.fits', enabled_by='WEIGHT_IMAGE'),
+            Input('flag', 'flag', '.fits', enabled_by='FLAG_IMAGE'),
+            Input('psf', 'psf', '.psf', enabled_by='PSF_FILE', default=False),
+            Input('detection_image', 'detection_image', '.fits', enabled_by='DETECTION_IMAGE',
+                  default=False),
+            Input('detection_weight', 'detection_weight', '.fits',
+                  enabled_by='DETECTION_WEIGHT', default=False)],
+    outputs=[Output('catalog', '{PREFIX|SUFFIX_}sexcat{num}.fits', 'fits_ldac'),
+             Output('check_images', '{PREFIX|SUFFIX_}{*}{num}.fits', 'fits',
+                    when='CHECKIMAGE')],
     executes=['sex'],
     depends=['numpy', 'astropy'],
     options=[
@@ -60,40 +71,53 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
     if len(opts['CCD_SIZE']) != 4:
         raise ConfigError(f'{where}CCD_SIZE needs 4 numbers: xmin, xmax, ymin, ymax')
     prefix = opts['PREFIX'] or opts['SUFFIX']
-    inputs = list(input_file_list)
-    image = inputs.pop(0)
-    optional = {}
-    for key in ('WEIGHT_IMAGE', 'FLAG_IMAGE', 'PSF_FILE', 'DETECTION_IMAGE', 'DETECTION_WEIGHT'):
-        if opts[key]:
-            if not inputs:
-                raise ConfigError(f'{where}{key} = True but no input file is left for it: add '
-                                  f'a FILE_PATTERN')
-            optional[key] = inputs.pop(0)
+    inputs = input_file_list.inputs
+    image = inputs['image']
     executable = find_executable(opts['EXEC_PATH'])
     if executable is None:
         raise ExecutableError(f'Source Extractor ({opts["EXEC_PATH"]}) not found: sudo apt-get '
                               f'install source-extractor')
-    zero_point = header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
-    background = header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
-    catalog, checks = output_names(run_dirs['output'], prefix, file_number_string,
-                                   opts['CHECKIMAGE'])
-    with atomic_path(catalog) as tmp:
-        command = build_command(
-            executable, image, tmp, opts['DOT_SEX_FILE'], opts['DOT_PARAM_FILE'],
-            opts['DOT_CONV_FILE'], weight=optional.get('WEIGHT_IMAGE'),
-            flag=optional.get('FLAG_IMAGE'), psf=optional.get('PSF_FILE'),
-            detection_image=optional.get('DETECTION_IMAGE'),
-            detection_weight=optional.get('DETECTION_WEIGHT'), zero_point=zero_point,
-            background=background, check_types=opts['CHECKIMAGE'], check_names=checks)
-        stdout, stderr = execute(command)
-        if not os.path.isfile(tmp):
-            raise ModuleError(f'Source Extractor wrote no catalogue for {image}: {stderr[-300:]}')
-        with fits.open(tmp) as hdul:
-            n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
-    w_log.info('%d objects in %s', n_objects, catalog)
+    zero_point = numeric_header_value(image, opts['ZP_KEY']) if opts['ZP_FROM_HEADER'] else None
+    background = numeric_header_value(image, opts['BKG_KEY']) if opts['BKG_FROM_HEADER'] else None
+    headers = None
     if opts['MAKE_POST_PROCESS']:
+        # Checked with sqlite first: a locked or corrupt store is one line, not
+        # a traceback from sqlitedict's thread.
+        open_object_store(opts['LOG_WCS'], 'exposure header store',
+                          'rerun merge_headers_runner or fix LOG_WCS').close()
         headers = read_exposure_headers(opts['LOG_WCS'])
-        used = post_process(catalog, image, headers, opts['WORLD_POSITION'], opts['CCD_SIZE'],
-                            log=w_log)
-        w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))
+    output_dir = run_dirs['output']
+    catalog, checks = output_names(output_dir, prefix, file_number_string, opts['CHECKIMAGE'])
+    # The catalogue and check images appear together under their final names
+    # once Source Extractor succeeded, or not at all (failure, timeout, Ctrl-C).
+    with atomic_paths([catalog] + checks) as temps, tool_paths(output_dir) as arg:
+        command = build_command(
+            executable, arg(image), arg(temps[0]), arg(opts['DOT_SEX_FILE']),
+            arg(opts['DOT_PARAM_FILE']), arg(opts['DOT_CONV_FILE']),
+            weight=arg(inputs.get('weight')), flag=arg(inputs.get('flag')),
+            psf=arg(inputs.get('psf')),
+            detection_image=arg(inputs.get('detection_image')),
+            detection_weight=arg(inputs.get('detection_weight')), zero_point=zero_point,
+            background=background, check_types=opts['CHECKIMAGE'],
+            check_names=[arg(t) for t in temps[1:]], cwd=output_dir)
+        stdout, stderr = execute(command, cwd=output_dir)
+        if not os.path.isfile(temps[0]):
+            raise ModuleError(f'Source Extractor wrote no catalogue for {image}: {stderr[-300:]}')
+        missing = [c for c, t in zip(checks, temps[1:]) if not os.path.isfile(t)]
+        if missing:
+            raise ModuleError(f'Source Extractor wrote no check image {missing[0]} for {image}: '
+                              f'{stderr[-300:]}')
+        try:
+            with fits.open(temps[0]) as hdul:
+                n_objects = len(hdul[2].data) if len(hdul) > 2 else 0
+        except (OSError, ValueError) as error:
+            raise ModuleError(f'Source Extractor wrote an unreadable catalogue for {image} '
+                              f'({error})') from None
+        if headers is not None:
+            # Post-processed before the rename: a tile catalogue without its
+            # EPOCH HDUs never appears under the final name.
+            used = post_process(temps[0], image, headers, opts['WORLD_POSITION'],
+                                opts['CCD_SIZE'], log=w_log)
+            w_log.info('multi-epoch HDUs for exposures %s', ', '.join(used))
+    w_log.info('%d objects in %s', n_objects, catalog)
     return stdout or f'{n_objects} objects', stderr

@@ -5,15 +5,18 @@ import os
 import numpy as np
 
 from shapepipe.errors import ConfigError
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.io.atomic import atomic_group
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.split_exp_package.split_exp import save_headers, split_mosaic
 from shapepipe.pipeline.options import Option
 
 
 @module_runner(
     version='1.1',
-    file_pattern=['image', 'weight', 'flag'],
-    file_ext=['.fitsfz', '.fitsfz', '.fitsfz'],
+    inputs=[Input('image', 'image', '.fitsfz'), Input('weight', 'weight', '.fitsfz'),
+            Input('flag', 'flag', '.fitsfz')],
+    outputs=[Output('ccds', '{OUTPUT_SUFFIX}{num}.fits', 'fits', '{num}-CCD, one per CCD'),
+             Output('headers', 'headers{num}.npy', 'npy')],
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000',
     options=[
@@ -31,11 +34,16 @@ def split_exp_runner(input_file_list, run_dirs, file_number_string, config, modu
                           f'entries for {len(input_file_list)} input files')
     headers = []
     written = 0
-    for path, suffix in zip(input_file_list, suffixes):
-        is_flag = 'flag' in suffix.lower()
-        files = split_mosaic(path, run_dirs['output'], suffix, file_number_string, opts['N_HDU'],
-                             dtype=np.int16 if is_flag else None,
-                             header_list=headers if suffix == suffixes[0] else None)
-        written += len(files)
-    save_headers(os.path.join(run_dirs['output'], f'headers{file_number_string}.npy'), headers)
+    # All CCD files and the header file of an exposure appear together, or none
+    # (a truncated last HDU must not leave 39 of 40 CCDs behind).
+    with atomic_group() as group:
+        for path, suffix in zip(input_file_list, suffixes):
+            is_flag = 'flag' in suffix.lower()
+            files = split_mosaic(path, run_dirs['output'], suffix, file_number_string,
+                                 opts['N_HDU'], dtype=np.int16 if is_flag else None,
+                                 header_list=headers if suffix == suffixes[0] else None,
+                                 group=group)
+            written += len(files)
+        save_headers(group.temporary(os.path.join(run_dirs['output'],
+                                                  f'headers{file_number_string}.npy')), headers)
     return f'{written} CCD files written', ''

@@ -9,7 +9,7 @@ from astropy.table import Table
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.io.epochs import open_object_store
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.spread_model_package.spread_model import spread_model
 from shapepipe.pipeline.options import Option
 
@@ -34,8 +34,9 @@ def mean_psf_sigma(store_path, numbers, scale_ratio):
 @module_runner(
     version='1.1',
     input_module=['sextractor_runner', 'psfex_interp_runner', 'vignetmaker_runner'],
-    file_pattern=['tile_sexcat', 'galaxy_psf', 'weight_vignet'],
-    file_ext=['.fits', '.sqlite', '.fits'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits'), Input('psf', 'galaxy_psf', '.sqlite'),
+            Input('weight', 'weight_vignet', '.fits')],
+    outputs=[Output('spread_model', '{PREFIX_}sexcat_sm{num}.fits', 'fits')],
     depends=['numpy', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[

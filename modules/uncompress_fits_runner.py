@@ -2,7 +2,7 @@
 
 import os
 
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.uncompress_fits_package.uncompress import uncompress
 from shapepipe.pipeline.options import Option
 
@@ -10,8 +10,8 @@ from shapepipe.pipeline.options import Option
 @module_runner(
     version='1.1',
     input_module='get_images_runner',
-    file_pattern='CFIS_weight',
-    file_ext='.fitsfz',
+    inputs=[Input('compressed', 'CFIS_weight', '.fitsfz')],
+    outputs=[Output('image', '{OUTPUT_PATTERN}{num}.fits', 'fits')],
     depends=['astropy'],
     numbering_scheme='-000-000',
     options=[

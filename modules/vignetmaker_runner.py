@@ -11,7 +11,7 @@ from astropy.wcs import WCS
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
 from shapepipe.modules.vignetmaker_package.stamps import (
     MISSING_VALUE, cut_stamps, first_image_hdu,
@@ -69,8 +69,12 @@ def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
 @module_runner(
     version='1.1',
     input_module='sextractor_runner',
-    file_pattern=['tile_sexcat', 'CFIS_weight'],
-    file_ext=['.fits', '.fits'],
+    inputs=[Input('catalog', 'tile_sexcat', '.fits'),
+            Input('image', 'CFIS_weight', '.fits', optional=True, default=True,
+                  doc='MODE = CLASSIC: the image cut into stamps')],
+    outputs=[Output('stamps', '{PREFIX}_vignet{num}.fits', 'fits', when='MODE=CLASSIC'),
+             Output('stamp_stores', '{ME_IMAGE_PATTERN}_vignet{num}.sqlite', 'sqlite',
+                    when='MODE=MULTI-EPOCH')],
     depends=['numpy', 'astropy', 'sqlitedict'],
     numbering_scheme='-000-000',
     options=[

@@ -13,6 +13,7 @@ import time
 
 from shapepipe.cfis import pipeline_ext, pipeline_id
 from shapepipe.errors import ConfigError, ExecutableError, InputError
+from shapepipe.io.atomic import atomic_path
 
 
 def read_ids(paths):
@@ -75,7 +76,8 @@ def vos_copy(source, destination, n_try, options=''):
     for attempt in range(max(n_try, 1)):
         try:
             client = vos.Client()
-            client.copy(source, destination)
+            with atomic_path(destination) as tmp:   # no partial download under the final name
+                client.copy(source, tmp)
             return
         except Exception as error:  # network or service errors: retried, then reported
             last = error

@@ -11,90 +11,86 @@ and no temporary files are written.
 import configparser
 import difflib
 import os
-from dataclasses import dataclass
 
 from shapepipe.errors import ConfigError
+from shapepipe.options import Option, read_options, suggest
 
-_TRUE = {'1', 'yes', 'true', 'on'}
-_FALSE = {'0', 'no', 'false', 'off'}
+#: Keys naming a file, taken relative to the ``.mask`` file's directory.
+PATH_KEYS = ('HALO_MASKMODEL_PATH', 'SPIKE_MASKMODEL_PATH', 'MESSIER_CAT_PATH', 'NGC_CAT_PATH')
 
-
-@dataclass(frozen=True)
-class _Key:
-    name: str
-    kind: str          # 'bool', 'int', 'float', 'str', 'path', 'ignored'
-    default: object
-    doc: str
+NOT_NEEDED = 'masks are rasterised in Python, without external tools or temporary files'
 
 
-_NO_DEFAULT = object()
+def _ignored(name, doc, reason=NOT_NEEDED):
+    """A ShapePipe key we do not need: accepted, a warning when set."""
+    return Option(name, doc=doc, ignored=reason)
 
-#: Declared keys per section: (name, type, default, description).
+
+def _bright_star_keys(prefix, what, mag_lim, scale_factor, flag_value):
+    """The keys of [HALO_PARAMETERS] or [SPIKE_PARAMETERS]."""
+    return [
+        Option(f'{prefix}_MAKE', 'bool', False, f'flag {what} of bright stars'),
+        Option(f'{prefix}_MASKMODEL_PATH', 'str', None,
+               f'polygon template of the {what} at {prefix}_MAG_PIVOT'),
+        Option(f'{prefix}_MAG_LIM', 'float', mag_lim,
+               f'only stars brighter than this get a {what} mask'),
+        Option(f'{prefix}_SCALE_FACTOR', 'float', scale_factor,
+               f'template scale is 1 - {prefix}_SCALE_FACTOR * (mag - {prefix}_MAG_PIVOT)'),
+        Option(f'{prefix}_MAG_PIVOT', 'float', 13.8,
+               'magnitude at which the template is used as is'),
+        Option(f'{prefix}_FLAG_VALUE', 'int', flag_value, f'flag value of {what} pixels'),
+        Option(f'{prefix}_REG_FILE', doc='ShapePipe region-file name (ignored)',
+               ignored=NOT_NEEDED),
+    ]
+
+
+#: Declared keys per section.
 SECTIONS = {
     'PROGRAM_PATH': [
-        _Key('CDSCLIENT_PATH', 'str', 'findgsc2.2',
-             'CDS client queried for GSC 2.2 stars when USE_EXT_STAR = False'),
-        _Key('WW_PATH', 'ignored', None, 'WeightWatcher executable (not needed: ignored)'),
-        _Key('WW_CONFIG_FILE', 'ignored', None, 'WeightWatcher config (not needed: ignored)'),
-        _Key('STAR_CAT', 'ignored', None, 'old spelling of the star catalogue input (ignored)'),
+        Option('CDSCLIENT_PATH', 'str', 'findgsc2.2',
+               'CDS client queried for GSC 2.2 stars when USE_EXT_STAR = False'),
+        _ignored('WW_PATH', 'WeightWatcher executable'),
+        _ignored('WW_CONFIG_FILE', 'WeightWatcher config'),
+        _ignored('STAR_CAT', 'old spelling of the star catalogue input',
+                 'the star catalogue is an input file of mask_runner (USE_EXT_STAR = True)'),
     ],
     'BORDER_PARAMETERS': [
-        _Key('BORDER_MAKE', 'bool', False, 'flag a border of BORDER_WIDTH pixels'),
-        _Key('BORDER_WIDTH', 'int', 0, 'border width in pixels'),
-        _Key('BORDER_FLAG_VALUE', 'int', 4, 'flag value of border pixels'),
+        Option('BORDER_MAKE', 'bool', False, 'flag a border of BORDER_WIDTH pixels'),
+        Option('BORDER_WIDTH', 'int', 0, 'border width in pixels'),
+        Option('BORDER_FLAG_VALUE', 'int', 4, 'flag value of border pixels'),
     ],
-    'HALO_PARAMETERS': [
-        _Key('HALO_MAKE', 'bool', False, 'flag halos of bright stars'),
-        _Key('HALO_MASKMODEL_PATH', 'path', None, 'polygon template of a halo at HALO_MAG_PIVOT'),
-        _Key('HALO_MAG_LIM', 'float', 13.0, 'only stars brighter than this get a halo mask'),
-        _Key('HALO_SCALE_FACTOR', 'float', 0.05,
-             'template scale is 1 - HALO_SCALE_FACTOR * (mag - HALO_MAG_PIVOT)'),
-        _Key('HALO_MAG_PIVOT', 'float', 13.8, 'magnitude at which the template is used as is'),
-        _Key('HALO_FLAG_VALUE', 'int', 2, 'flag value of halo pixels'),
-        _Key('HALO_REG_FILE', 'ignored', None, 'ShapePipe region-file name (ignored)'),
-    ],
-    'SPIKE_PARAMETERS': [
-        _Key('SPIKE_MAKE', 'bool', False, 'flag diffraction spikes of bright stars'),
-        _Key('SPIKE_MASKMODEL_PATH', 'path', None,
-             'polygon template of the spikes at SPIKE_MAG_PIVOT'),
-        _Key('SPIKE_MAG_LIM', 'float', 18.0, 'only stars brighter than this get a spike mask'),
-        _Key('SPIKE_SCALE_FACTOR', 'float', 0.3,
-             'template scale is 1 - SPIKE_SCALE_FACTOR * (mag - SPIKE_MAG_PIVOT)'),
-        _Key('SPIKE_MAG_PIVOT', 'float', 13.8, 'magnitude at which the template is used as is'),
-        _Key('SPIKE_FLAG_VALUE', 'int', 128, 'flag value of spike pixels'),
-        _Key('SPIKE_REG_FILE', 'ignored', None, 'ShapePipe region-file name (ignored)'),
-    ],
+    'HALO_PARAMETERS': _bright_star_keys('HALO', 'halos', 13.0, 0.05, 2),
+    'SPIKE_PARAMETERS': _bright_star_keys('SPIKE', 'diffraction spikes', 18.0, 0.3, 128),
     'MESSIER_PARAMETERS': [
-        _Key('MESSIER_MAKE', 'bool', False, 'flag discs around Messier objects'),
-        _Key('MESSIER_CAT_PATH', 'path', None, 'Messier catalogue (FITS table or ECSV)'),
-        _Key('MESSIER_SIZE_PLUS', 'float', 0.0, 'fractional increase of the disc radius'),
-        _Key('MESSIER_FLAG_VALUE', 'int', 16, 'flag value of Messier pixels'),
-        _Key('MESSIER_PIXEL_SCALE', 'ignored', None,
-             'old pixel-scale key (ignored: the WCS gives the scale)'),
+        Option('MESSIER_MAKE', 'bool', False, 'flag discs around Messier objects'),
+        Option('MESSIER_CAT_PATH', 'str', None, 'Messier catalogue (FITS table or ECSV)'),
+        Option('MESSIER_SIZE_PLUS', 'float', 0.0, 'fractional increase of the disc radius'),
+        Option('MESSIER_FLAG_VALUE', 'int', 16, 'flag value of Messier pixels'),
+        _ignored('MESSIER_PIXEL_SCALE', 'old pixel-scale key', 'the WCS gives the pixel scale'),
     ],
     'NGC_PARAMETERS': [
-        _Key('NGC_MAKE', 'bool', False, 'flag discs around NGC objects'),
-        _Key('NGC_CAT_PATH', 'path', None, 'NGC catalogue (FITS table or ECSV)'),
-        _Key('NGC_SIZE_PLUS', 'float', 0.0, 'fractional increase of the disc radius'),
-        _Key('NGC_FLAG_VALUE', 'int', 32, 'flag value of NGC pixels'),
+        Option('NGC_MAKE', 'bool', False, 'flag discs around NGC objects'),
+        Option('NGC_CAT_PATH', 'str', None, 'NGC catalogue (FITS table or ECSV)'),
+        Option('NGC_SIZE_PLUS', 'float', 0.0, 'fractional increase of the disc radius'),
+        Option('NGC_FLAG_VALUE', 'int', 32, 'flag value of NGC pixels'),
     ],
     'MD_PARAMETERS': [
-        _Key('MD_MAKE', 'bool', False,
-             'flag missing data (image value 0 or weight 0) and record its fraction'),
-        _Key('MD_THRESH_FLAG', 'float', 0.3,
-             'missing fraction from which the image is marked flagged (header MFLAG)'),
-        _Key('MD_THRESH_REMOVE', 'float', 0.75,
-             'missing fraction from which the image is removed (with MD_REMOVE)'),
-        _Key('MD_REMOVE', 'bool', False, 'skip images whose missing fraction >= MD_THRESH_REMOVE'),
-        _Key('MD_FLAG_VALUE', 'int', 1024, 'flag value of missing-data pixels (shapepipe)'),
+        Option('MD_MAKE', 'bool', False,
+               'flag missing data (image value 0 or weight 0) and record its fraction'),
+        Option('MD_THRESH_FLAG', 'float', 0.3,
+               'missing fraction from which the image is marked flagged (header MFLAG)'),
+        Option('MD_THRESH_REMOVE', 'float', 0.75,
+               'missing fraction from which the image is removed (with MD_REMOVE)'),
+        Option('MD_REMOVE', 'bool', False, 'skip images whose missing fraction >= MD_THRESH_REMOVE'),
+        Option('MD_FLAG_VALUE', 'int', 1024, 'flag value of missing-data pixels (shapepipe)'),
     ],
     'EXTERNAL_FLAG': [
-        _Key('EF_MAKE', 'bool', True, 'merge the input flag file (bitwise or) when one is given'),
+        Option('EF_MAKE', 'bool', True, 'merge the input flag file (bitwise or) when one is given'),
     ],
     'OTHER': [
-        _Key('TEMP_DIRECTORY', 'ignored', None, 'ShapePipe temporary directory (ignored)'),
-        _Key('KEEP_REG_FILE', 'ignored', None, 'ShapePipe region files (ignored)'),
-        _Key('KEEP_INDIVIDUAL_MASK', 'ignored', None, 'ShapePipe individual masks (ignored)'),
+        _ignored('TEMP_DIRECTORY', 'ShapePipe temporary directory'),
+        _ignored('KEEP_REG_FILE', 'ShapePipe region files'),
+        _ignored('KEEP_INDIVIDUAL_MASK', 'ShapePipe individual masks'),
     ],
 }
 
@@ -109,35 +105,13 @@ _NEEDED_WHEN_MADE = {
 }
 
 
-def _convert(key, text, where):
-    text = text.strip()
-    try:
-        if key.kind == 'bool':
-            low = text.lower()
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError('use True or False')
-        if key.kind == 'int':
-            return int(text)
-        if key.kind == 'float':
-            return float(text)
-    except ValueError as error:
-        raise ConfigError(f'{where}{key.name} = {text!r}: expected {key.kind} ({error}); '
-                          f'{key.doc}', key=key.name) from None
-    if key.kind == 'path':
-        return os.path.expanduser(os.path.expandvars(text))
-    return os.path.expandvars(text)
-
-
 def _check_flag(value, name, where):
     if not 0 < value < 2 ** 15:
         raise ConfigError(f'{where}{name} = {value}: a flag value must be in 1..32767 '
                           f'(the output is int16)', key=name)
 
 
-def read_mask_config(path):
+def read_mask_config(path, log=None):
     """Read a ``.mask`` file into ``{section: {KEY: value}}``.
 
     Every declared key is present in the result (its default when absent).
@@ -148,6 +122,8 @@ def read_mask_config(path):
     ----------
     path : str
         The ``.mask`` file (``MASK_CONFIG_PATH``).
+    log : logging.Logger, optional
+        Receives the warnings about ignored keys (default: ``shapepipe.config``).
 
     Returns
     -------
@@ -182,7 +158,7 @@ def read_mask_config(path):
     values = {}
     for section, keys in SECTIONS.items():
         where = f'{name} [{section}] '
-        by_name = {key.name: key for key in keys}
+        by_name = {key.name for key in keys}
         raw = dict(parser.items(section)) if parser.has_section(section) else {}
         for key_name in raw:
             if key_name not in by_name:
@@ -190,22 +166,20 @@ def read_mask_config(path):
                 if home:
                     hint = f' (it belongs in [{home}])'
                 else:
-                    close = difflib.get_close_matches(key_name, _KEY_SECTION, n=1)
-                    hint = (f' (did you mean {close[0]} in [{_KEY_SECTION[close[0]]}]?)'
-                            if close else '')
+                    hint = suggest(key_name, _KEY_SECTION)
+                    if hint:
+                        close = hint[len(' (did you mean '):-2]
+                        hint = f' (did you mean {close} in [{_KEY_SECTION[close]}]?)'
                 raise ConfigError(f'{where}unknown key {key_name}{hint}', path=path,
                                   key=key_name)
-        section_values = {}
-        for key in keys:
-            if key.name in raw and key.kind != 'ignored':
-                value = _convert(key, raw[key.name], where)
-            else:
-                value = key.default
-            if key.kind == 'path' and value and not os.path.isabs(value):
-                value = os.path.join(base, value)
-            if key.name.endswith('_FLAG_VALUE'):
-                _check_flag(value, key.name, where)
-            section_values[key.name] = value
+        section_values = read_options(keys, raw, where, log=log)
+        for key in PATH_KEYS:
+            value = section_values.get(key)
+            if value and not os.path.isabs(value):
+                section_values[key] = os.path.join(base, value)
+        for key, value in section_values.items():
+            if key.endswith('_FLAG_VALUE'):
+                _check_flag(value, key, where)
         if section in _NEEDED_WHEN_MADE:
             make, needed = _NEEDED_WHEN_MADE[section]
             if section_values[make]:

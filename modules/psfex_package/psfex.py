@@ -14,11 +14,13 @@ def psf_path(output_dir, star_catalog):
     return os.path.join(output_dir, base + '.psf')
 
 
-def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog):
-    """PSFEx arguments: model into ``output_dir``, no check plots or images."""
-    if not os.path.isfile(dot_psfex):
-        raise InputError(f'DOT_PSFEX_FILE {dot_psfex} not found: fix the path in the config',
-                         path=dot_psfex)
+def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog, cwd=None):
+    """PSFEx arguments: model into ``output_dir``, no check plots or images
+    (relative paths are relative to ``cwd``, the directory PSFEx runs in)."""
+    full = os.path.join(cwd or '', dot_psfex)
+    if not os.path.isfile(full):
+        raise InputError(f'DOT_PSFEX_FILE {os.path.normpath(full)} not found: fix the path in '
+                         f'the config', path=full)
     return [executable, star_catalog, '-c', dot_psfex, '-PSF_DIR', output_dir,
             '-OUTCAT_TYPE', 'FITS_LDAC', '-OUTCAT_NAME', out_catalog,
             '-CHECKPLOT_TYPE', 'NONE', '-CHECKIMAGE_TYPE', 'NONE', '-WRITE_XML', 'N',
@@ -60,13 +62,17 @@ def configured_basis(dot_psfex):
     return 'PIXEL_AUTO'
 
 
-def record_basis(path, basis_type):
+def record_basis(path, basis_type, output=None):
     """Write the configured basis type into the model header (``BASISTYP``).
 
     PSFEx does not record it; psfex_interp needs it to undo the resampling of
-    models made without a basis.
+    models made without a basis. The model is rewritten atomically in place, or
+    written to ``output`` when given.
     """
     with fits.open(path) as hdul:
         hdul[1].header['BASISTYP'] = (basis_type, 'PSFEx BASIS_TYPE (written by shapepipe)')
+        if output is not None:
+            hdul.writeto(output)
+            return
         with atomic_path(path) as tmp:
             hdul.writeto(tmp)

@@ -1,5 +1,6 @@
 """Building the Source Extractor command line and naming its outputs."""
 
+import math
 import os
 
 from astropy.io import fits
@@ -30,15 +31,41 @@ def header_value(path, key):
                      f'or fix ZP_KEY/BKG_KEY', path=path)
 
 
+def numeric_header_value(path, key):
+    """A header keyword that must be a finite number (a zero point, a background).
+
+    Raises
+    ------
+    InputError
+        Missing keyword, or a value such as ``'INDEF'``, NaN or a boolean, which
+        Source Extractor would silently read as 0.
+    """
+    value = header_value(path, key)
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = None
+    if number is None or not math.isfinite(number):
+        raise InputError(f'{path}: header keyword {key} = {value!r} is not a finite number: fix '
+                         f'the header, or set ZP_FROM_HEADER/BKG_FROM_HEADER = False',
+                         path=path, key=key)
+    return number
+
+
 def build_command(executable, image, catalog, dot_sex, dot_param, dot_conv, weight=None,
                   flag=None, psf=None, detection_image=None, detection_weight=None,
-                  zero_point=None, background=None, check_types=(), check_names=()):
+                  zero_point=None, background=None, check_types=(), check_names=(), cwd=None):
     """The argument list of one Source Extractor run (dual-image mode when a
-    detection image is given)."""
+    detection image is given); relative paths are relative to ``cwd``, the
+    directory it will run in."""
     for path, what in ((dot_sex, 'DOT_SEX_FILE'), (dot_param, 'DOT_PARAM_FILE'),
                        (dot_conv, 'DOT_CONV_FILE')):
-        if path and not os.path.isfile(path):
-            raise InputError(f'{what} {path} not found: fix the path in the config', path=path)
+        full = os.path.join(cwd or '', path) if path else path
+        if path and not os.path.isfile(full):
+            raise InputError(f'{what} {os.path.normpath(full)} not found: fix the path in the '
+                             f'config', path=full)
     images = f'{detection_image},{image}' if detection_image else image
     args = [executable, images, '-c', dot_sex, '-CATALOG_NAME', catalog,
             '-CATALOG_TYPE', 'FITS_LDAC', '-PARAMETERS_NAME', dot_param,

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from shapepipe.errors import InputError
@@ -17,9 +18,40 @@ from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 import warnings
 
 
+_UNREADABLE = (OSError, ValueError, TypeError, AstropyUserWarning)
+
+
+def _truncated(path, index, error):
+    return InputError(f'{path}: HDU {index} cannot be read ({error}); the file is corrupt or '
+                      f'truncated: re-download or regenerate it', path=path, hdu=index)
+
+
 def ccd_hdus(hdul, path):
-    """The image HDUs of a mosaic (primary excluded when it holds no data)."""
-    return [hdu for hdu in hdul[1:] if hdu.is_image]
+    """The image HDUs of a mosaic (primary excluded when it holds no data).
+
+    Every HDU's header is read here, so a truncated file fails before any CCD
+    is written.
+
+    Raises
+    ------
+    InputError
+        Naming the file and the first HDU (0 = primary) that cannot be read.
+    """
+    hdus = []
+    index = 1
+    while True:
+        try:
+            with warnings.catch_warnings():
+                # astropy only warns when an HDU runs past the end of the file.
+                warnings.simplefilter('error', AstropyUserWarning)
+                hdu = hdul[index]
+        except IndexError:
+            return hdus
+        except _UNREADABLE as error:
+            raise _truncated(path, index, error) from None
+        if hdu.is_image:
+            hdus.append(hdu)
+        index += 1
 
 
 def ccd_number(hdu, index):
@@ -32,7 +64,8 @@ def ccd_number(hdu, index):
     return index
 
 
-def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None):
+def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None,
+                 group=None):
     """Write ``{suffix}{number}-{ccd}.fits`` for every CCD of a mosaic.
 
     Parameters
@@ -45,6 +78,10 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
         Output pixel type (int16 for flags).
     header_list : list, optional
         When given, receives ``{'ccd', 'WCS', 'header'}`` per CCD (SIP WCS).
+    group : shapepipe.io.atomic.AtomicGroup, optional
+        When given, the CCD files are written under its temporary names and
+        appear only when the whole group succeeds (no partial exposure);
+        otherwise each CCD file is written atomically on its own.
 
     Raises
     ------
@@ -64,10 +101,11 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
                              f'to the number of CCDs in the mosaic or replace the file', path=path)
         for index, hdu in enumerate(hdus[:n_hdu]):
             try:
-                data = hdu.data
-            except (OSError, ValueError, TypeError) as error:
-                raise InputError(f'{path}: HDU {index + 1} cannot be read ({error}); the file '
-                                 f'is corrupt or truncated', path=path) from None
+                with warnings.catch_warnings():
+                    warnings.simplefilter('error', AstropyUserWarning)
+                    data = hdu.data
+            except _UNREADABLE as error:
+                raise _truncated(path, hdul.index_of(hdu), error) from None
             if data is None:
                 raise InputError(f'{path}: HDU {index + 1} holds no image', path=path)
             ccd = ccd_number(hdu, index)
@@ -77,8 +115,11 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
             if dtype is not None:
                 data = data.astype(dtype)
             out = os.path.join(output_dir, f'{suffix}{number}-{ccd}.fits')
-            with atomic_path(out) as tmp:
-                fits.PrimaryHDU(data, header=header).writeto(tmp)
+            if group is not None:
+                fits.PrimaryHDU(data, header=header).writeto(group.temporary(out))
+            else:
+                with atomic_path(out) as tmp:
+                    fits.PrimaryHDU(data, header=header).writeto(tmp)
             written.append(out)
             del data
             del hdu.data          # drop the decompressed CCD: memory stays at one CCD

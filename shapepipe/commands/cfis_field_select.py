@@ -20,6 +20,7 @@ import sys
 
 from shapepipe import cfis
 from shapepipe.errors import InputError, ShapePipeError
+from shapepipe.io.atomic import write_text
 
 TILE_RE = re.compile(r'CFIS[._-](\d{3})[._-](\d{3})')
 EXPOSURE_RE = re.compile(r'(?<!\d)(\d{7})p')
@@ -129,8 +130,7 @@ def main(argv=None):
         print(f'{len(lines)} selected', file=sys.stderr)
     print('\n'.join(lines))
     if args.save:
-        with open(f'{args.output}.txt', 'w') as handle:
-            handle.write(''.join(f'{line}\n' for line in lines))
+        write_text(f'{args.output}.txt', ''.join(f'{line}\n' for line in lines))
     return 0 if lines else 1
 
 

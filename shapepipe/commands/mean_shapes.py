@@ -19,6 +19,7 @@ from astropy.io import fits
 from shapepipe.errors import InputError
 from shapepipe.simulation import focal_plane as fp
 from shapepipe.cfis import ccd_is_flipped
+from shapepipe.io.atomic import atomic_path
 
 
 def focal_plane_positions(ccd, x, y):
@@ -91,7 +92,8 @@ def make_plots(path, output_dir, n_bins=20, max_e=0.05, max_d=0.005):
             ax.set_yticks([])
             figure.colorbar(image, ax=ax, shrink=0.8)
     maps = os.path.join(output_dir, 'psf_validation_maps.png')
-    figure.savefig(maps, dpi=80)
+    with atomic_path(maps) as tmp:
+        figure.savefig(tmp, dpi=80)
     figure = Figure(figsize=(14, 7))
     FigureCanvasAgg(figure)
     for c, (title, e1, e2, scale) in enumerate([
@@ -114,7 +116,8 @@ def make_plots(path, output_dir, n_bins=20, max_e=0.05, max_d=0.005):
         ax.set_xticks([])
         ax.set_yticks([])
     whiskers = os.path.join(output_dir, 'psf_validation_whiskers.png')
-    figure.savefig(whiskers, dpi=80)
+    with atomic_path(whiskers) as tmp:
+        figure.savefig(tmp, dpi=80)
     return [maps, whiskers]
 
 

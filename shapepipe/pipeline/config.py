@@ -9,7 +9,9 @@ checks everything against the declarations before any job starts.
 """
 
 import configparser
+import math
 import os
+import re
 
 from shapepipe.errors import ConfigError
 from shapepipe.pipeline.options import REQUIRED, Option, expand, read_options, split_list, suggest
@@ -44,7 +46,8 @@ PIPELINE_OPTIONS = {
         Option('SMP_BATCH_SIZE', 'int', 1, 'Number of jobs run in parallel (SMP mode)'),
         Option('SMP_BACKEND', 'str', 'loky', 'joblib backend',
                choices=('loky', 'multiprocessing', 'threading')),
-        Option('TIMEOUT', 'str', None, 'Time limit per job, HH:MM:SS or seconds (none if empty)'),
+        Option('TIMEOUT', 'str', None,
+               'Time limit per job, HH:MM:SS or seconds, at most 30 days (none if empty)'),
     ),
     'WORKER': (
         Option('PROCESS_PRINT_LIMIT', 'int', 200,
@@ -138,9 +141,46 @@ class ShapePipeConfig(configparser.ConfigParser):
                 raw = {k: v for k, v in raw.items() if k in {o.name for o in declared}}
             self._pipeline_values[section] = read_options(declared, raw, self.where(section))
         self.run_seed = self._pipeline_values['EXECUTION']['SEED']
+        if not self._pipeline_values['EXECUTION']['MODULE']:
+            raise ConfigError(f'{self.where("EXECUTION")}MODULE is empty: name the module runners '
+                              f'to run (`shapepipe_run -l` lists them)', key='MODULE')
         if self._pipeline_values['JOB']['SMP_BATCH_SIZE'] < 1:
             raise ConfigError(f'{self.where("JOB")}SMP_BATCH_SIZE must be >= 1')
         parse_timeout(self._pipeline_values['JOB']['TIMEOUT'], self.where('JOB'))
+
+    def check_sections(self, module_runs, runner_names):
+        """Refuse sections that no part of the run reads (a misspelt section's keys
+        would otherwise be silently ignored).
+
+        Accepted: the pipeline sections, the sections of the module runs, and
+        sections of installed runners that are not in ``MODULE`` (kept for a
+        later run). A ``_RUN_N`` section of a module in ``MODULE`` that does not
+        run N times is refused.
+
+        Raises
+        ------
+        ConfigError
+            Naming the first unused section, with a did-you-mean suggestion.
+        """
+        used = set(PIPELINE_OPTIONS)
+        for run in module_runs:
+            used |= {run.section, run.name.upper(), run.runner.upper()}
+        in_module = {run.runner.upper() for run in module_runs}
+        others = {name.upper() for name in runner_names} - in_module
+        for section in self.sections():
+            if section in used:
+                continue
+            match = _RUN_SECTION.match(section)
+            base = match.group('base') if match else section
+            if base in others:
+                continue
+            runs = sum(1 for run in module_runs if run.runner.upper() == base)
+            why = (f'{base.lower()} runs {runs} time(s) in [EXECUTION] MODULE' if runs else
+                   'no module of [EXECUTION] MODULE and no pipeline section has that name')
+            raise ConfigError(
+                f'{os.path.basename(self.path or "config")}: unknown section [{section}]: {why}'
+                f'{suggest(section, sorted(used))}', section=section,
+            )
 
     def validate_module_section(self, section, declared, required_section=False):
         """Check a module section against its runner's declared options."""
@@ -162,8 +202,20 @@ class ShapePipeConfig(configparser.ConfigParser):
         return values
 
 
+_RUN_SECTION = re.compile(r'^(?P<base>.+?)_RUN_\d+$')
+MAX_TIMEOUT = 30 * 24 * 3600
+"""Longest TIMEOUT accepted (30 days); leave TIMEOUT empty for no limit."""
+
+
 def parse_timeout(text, where=''):
-    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a number; None when empty."""
+    """Seconds from ``HH:MM:SS``, ``MM:SS`` or a number; None when empty.
+
+    Raises
+    ------
+    ConfigError
+        Not a time, not positive, not finite (``nan``, ``inf``) or longer than
+        :data:`MAX_TIMEOUT`.
+    """
     if text is None or not str(text).strip():
         return None
     parts = str(text).strip().split(':')
@@ -177,9 +229,22 @@ def parse_timeout(text, where=''):
         raise ConfigError(
             f'{where}TIMEOUT = {text!r}: expected HH:MM:SS or a number of seconds'
         ) from None
+    if not math.isfinite(seconds):
+        raise ConfigError(f'{where}TIMEOUT = {text!r} is not a finite time: give HH:MM:SS or '
+                          f'seconds, or leave it empty for no limit', key='TIMEOUT')
     if seconds <= 0:
-        raise ConfigError(f'{where}TIMEOUT = {text!r} must be positive')
+        raise ConfigError(f'{where}TIMEOUT = {text!r} must be positive', key='TIMEOUT')
+    if seconds > MAX_TIMEOUT:
+        raise ConfigError(f'{where}TIMEOUT = {text!r} is more than 30 days: leave it empty for '
+                          f'no limit', key='TIMEOUT')
     return seconds
+
+
+def _error_line(error):
+    """Line number of a configparser error, or None (interpolation errors have none)."""
+    if getattr(error, 'errors', None):
+        return error.errors[0][0]
+    return getattr(error, 'lineno', None)
 
 
 def load_config(path):
@@ -206,8 +271,20 @@ def load_config(path):
     except OSError as error:
         raise ConfigError(f'cannot read config file {path!r}: {error.strerror}', path=path) from None
     except configparser.Error as error:
+        line = _error_line(error)
         first = str(error).strip().splitlines()[0]
-        raise ConfigError(f'{path}: not a valid config file: {first}', path=path) from None
+        if isinstance(error, configparser.MissingSectionHeaderError):
+            first = 'a key before the first [SECTION] header'
+        elif isinstance(error, configparser.ParsingError):
+            first = 'not a KEY = VALUE line or a [SECTION] header'
+        first = re.sub(r"^While reading from '.*?' \[line +\d+\]: ", '', first)
+        if line:
+            with open(path, errors='replace') as handle:
+                text = handle.read().splitlines()[line - 1].strip()
+            first += f': {text!r}'
+        where = f'{path}:{line}' if line else path
+        raise ConfigError(f'{where}: not a valid config file: {first}', path=path,
+                          line=line) from None
     except UnicodeDecodeError:
         raise ConfigError(f'{path}: not a text config file', path=path) from None
     return config

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from shapepipe.errors import ConfigError, InputError
+from shapepipe.io.atomic import is_temporary_name
 from shapepipe.pipeline.numbering import file_name_regex, natural_key
 
 
@@ -67,6 +68,8 @@ def find_pattern_files(directories, pattern, ext, number_regex, correct_pattern=
         )
         by_number = {}
         for path in hits:
+            if is_temporary_name(path) or '.part' in os.path.dirname(path):
+                continue  # an output being written, or left by a killed job
             match = name_re.match(os.path.basename(path))
             if not match or not os.path.isfile(path):
                 continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from shapepipe.errors import JobSkipped, JobTimeoutError
 from shapepipe.pipeline.execute import set_job_deadline
+from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.pipeline.module_registry import load_runner
 
 OK, FAILED, SKIPPED = 'ok', 'failed', 'skipped'
@@ -37,7 +38,7 @@ def process_log_path(job):
 
 def _make_logger(job, path):
     logger = logging.Logger(f'shapepipe.{job.module_run}{job.number}')
-    handler = logging.FileHandler(path, mode='w')
+    handler = OneLineFileHandler(path, mode='w')
     handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(message)s'))
     logger.addHandler(handler)
     return logger, handler

@@ -41,14 +41,35 @@ def _import(name):
     user_files = _user_runner_files()
     builtin = importlib.util.find_spec(f'shapepipe.modules.{name}') is not None
     if builtin or name not in user_files:
-        return importlib.import_module(f'shapepipe.modules.{name}')
+        try:
+            return importlib.import_module(f'shapepipe.modules.{name}')
+        except Exception as error:
+            raise _import_error(name, f'shapepipe.modules.{name}', error) from None
     key = f'shapepipe_user_modules.{name}'
     if key not in sys.modules:
         spec = importlib.util.spec_from_file_location(key, user_files[name])
         module = importlib.util.module_from_spec(spec)
         sys.modules[key] = module
-        spec.loader.exec_module(module)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            del sys.modules[key]
+            raise _import_error(name, user_files[name], error) from None
     return sys.modules[key]
+
+
+def _import_error(name, where, error):
+    """One line for a runner that cannot be imported (syntax error, missing import)."""
+    if isinstance(error, SyntaxError):
+        place = f'{error.filename or where}:{error.lineno}'
+        what = f'{type(error).__name__}: {error.msg}'
+    else:
+        place = where
+        what = f'{type(error).__name__}: {error}'.splitlines()[0]
+    fix = (f'fix the file or remove its directory from {USER_PATH_VARIABLE}'
+           if where.endswith('.py') else 'reinstall shapepipe (make install)')
+    return ConfigError(f'module {name} cannot be imported ({place}: {what}): {fix}',
+                       key='MODULE', path=where)
 
 
 def load_runner(name):

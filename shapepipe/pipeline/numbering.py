@@ -18,7 +18,9 @@ def scheme_to_regex(scheme):
     Raises
     ------
     ConfigError
-        When the resulting expression does not compile.
+        When the resulting expression does not compile, or cannot be used to
+        find the number in a file name (a named group, or one that matches
+        an empty string).
     """
     if scheme is None:
         scheme = DEFAULT_SCHEME
@@ -35,12 +37,23 @@ def scheme_to_regex(scheme):
                 parts.append('\\' + token)
         regex = ''.join(parts)
     try:
-        re.compile(regex)
+        compiled = re.compile(regex)
     except re.error as error:
         raise ConfigError(
             f'NUMBERING_SCHEME {scheme!r} is not a valid regular expression: {error}',
             key='NUMBERING_SCHEME',
         ) from None
+    if compiled.groupindex:
+        raise ConfigError(
+            f'NUMBERING_SCHEME {scheme!r} has a named group '
+            f'({", ".join(compiled.groupindex)}): the whole match is the file number, so use '
+            f'(?:...) or no group', key='NUMBERING_SCHEME',
+        )
+    if regex and compiled.fullmatch(''):
+        raise ConfigError(
+            f'NUMBERING_SCHEME {scheme!r} matches an empty string, so it cannot number files: '
+            f'use + instead of * (e.g. RE:\\_\\d+)', key='NUMBERING_SCHEME',
+        )
     return regex
 
 

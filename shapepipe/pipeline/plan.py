@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.pipeline.config import parse_timeout
+from shapepipe.pipeline.connections import InputFiles, check_missing_roles
 from shapepipe.pipeline.file_matching import (
     find_pattern_files, pair_patterns, read_number_list, select_numbers,
 )
@@ -177,8 +178,11 @@ def build_jobs(config, props, input_dirs, run_dirs, where=''):
         )
     base = dict(module_run=props.run.name, runner=props.run.runner, section=props.run.section,
                 run_dirs=run_dirs, timeout=props.timeout)
+    roles = check_missing_roles(props.run.info, props.patterns, props.options, where) if (
+        props.run.info) else []
     if props.run_method == 'serial':
-        files = [[pf.files[n] for n in numbers] for pf in found]
+        files = InputFiles([[pf.files[n] for n in numbers] for pf in found], roles)
         return [Job(number='', files=files, **base)], dropped, found
-    jobs = [Job(number=n, files=[pf.files[n] for pf in found], **base) for n in numbers]
+    jobs = [Job(number=n, files=InputFiles([pf.files[n] for pf in found], roles), **base)
+            for n in numbers]
     return jobs, dropped, found

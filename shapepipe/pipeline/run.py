@@ -11,6 +11,9 @@ from datetime import datetime
 import shapepipe
 from shapepipe.errors import ConfigError, InputError, ShapePipeError
 from shapepipe.pipeline.config import MODULE_COMMON_OPTIONS, load_config
+from shapepipe.pipeline.connections import (
+    check_pipeline, data_flow, describe_inputs, describe_outputs,
+)
 from shapepipe.pipeline.dependencies import (
     check_executables, check_python_packages, executable_version, python_package_version,
 )
@@ -18,7 +21,9 @@ from shapepipe.pipeline.executors import (
     MPIExecutor, SMPExecutor, mpi_rank_from_env, mpi_world_size_from_env,
 )
 from shapepipe.pipeline.job import FAILED, OK, SKIPPED
+from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.pipeline.module_registry import available_runners, load_runner
+from shapepipe.pipeline.preflight import preflight
 from shapepipe.pipeline.plan import (
     ModuleProperties, build_jobs, input_directory_entries, plan_module_runs, resolve_input_dirs,
 )
@@ -43,6 +48,9 @@ def parse_args(argv=None):
                         help='configuration file (default: config.ini)')
     parser.add_argument('--template', metavar='MODULE',
                         help='print a commented config section for a module and exit')
+    parser.add_argument('--flow', action='store_true',
+                        help='validate the config and print its data flow (inputs by role, '
+                             'where they come from, outputs) without running it')
     return parser.parse_args(argv)
 
 
@@ -53,6 +61,10 @@ def list_modules():
         try:
             info = load_runner(name).runner_info
             lines.append(f'{name:<28} {info.version:<8} {info.description}')
+            if info.inputs:
+                lines.append(f'{"":<28} in:  {", ".join(describe_inputs(info))}')
+            if info.outputs:
+                lines.append(f'{"":<28} out: {", ".join(describe_outputs(info))}')
         except Exception as error:  # a broken module must not hide the others
             lines.append(f'{name:<28} {"?":<8} cannot be imported: {error}')
     return lines
@@ -65,8 +77,12 @@ def module_template(name):
              f'# Defaults: input module {", ".join(info.input_module) or "none"}; '
              f'FILE_PATTERN = {", ".join(info.file_pattern)}; '
              f'FILE_EXT = {", ".join(info.file_ext)}; run method {info.run_method}',
-             f'# Keys every module accepts: {", ".join(o.name for o in MODULE_COMMON_OPTIONS)}',
-             f'[{name.upper()}]']
+             f'# Keys every module accepts: {", ".join(o.name for o in MODULE_COMMON_OPTIONS)}']
+    if info.inputs:
+        lines.append(f'# Inputs by role: {", ".join(describe_inputs(info))}')
+    if info.outputs:
+        lines.append(f'# Outputs: {", ".join(describe_outputs(info))}')
+    lines.append(f'[{name.upper()}]')
     for option in info.options:
         lines.extend(option.template_lines())
     return '\n'.join(lines)
@@ -98,6 +114,8 @@ class Pipeline:
         self.run_log = RunLog(os.path.join(
             self.output_root, config.pipeline('FILE', 'RUN_LOG_NAME') + '.txt'))
         self._check_inputs()
+        check_pipeline(config, self.module_runs, self.props)
+        preflight(self)
         self.log = None
         self.run_dir = None
 
@@ -154,7 +172,7 @@ class Pipeline:
 
     def _main_logger(self, path):
         logger = logging.Logger('shapepipe')
-        handler = logging.FileHandler(path)
+        handler = OneLineFileHandler(path)
         handler.setFormatter(logging.Formatter('%(asctime)s %(message)s', '%Y-%m-%d %H:%M:%S'))
         logger.addHandler(handler)
         if self.verbose:
@@ -314,6 +332,17 @@ def run_from_config(path):
         return EXIT_INTERRUPTED
 
 
+def print_flow(path):
+    """``shapepipe_run -c CONFIG --flow``: validate and print the data flow."""
+    try:
+        pipeline = Pipeline(load_config(path))
+    except ShapePipeError as error:
+        print(f'shapepipe_run: error: {error}', file=sys.stderr)
+        return EXIT_SETUP
+    print('\n'.join(data_flow(pipeline.module_runs, pipeline.props, pipeline.config)))
+    return EXIT_OK
+
+
 def main(argv=None):
     """Entry point of ``shapepipe_run``."""
     args = parse_args(argv)
@@ -327,6 +356,8 @@ def main(argv=None):
             print(f'shapepipe_run: error: {error}', file=sys.stderr)
             return EXIT_SETUP
         return EXIT_OK
+    if args.flow:
+        return print_flow(args.config)
     return run_from_config(args.config)
 
 

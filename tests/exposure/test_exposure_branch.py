@@ -4,18 +4,13 @@ source-extractor and psfex, checked against the simulator's truth."""
 import glob
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from shapepipe.commands.simulate import main as simulate_main
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
+from tests.conftest import latest_run, run_config, run_shapepipe
 
 if os.environ.get('CI') and not (shutil.which('source-extractor') and shutil.which('psfex')):
     pytest.fail('CI must install source-extractor and psfex (make install)')
@@ -24,39 +19,12 @@ pytestmark = pytest.mark.skipif(
     reason='needs source-extractor and psfex (make install)')
 
 
-def run_config(sp_run, config, **env):
-    """Run ``shapepipe_run`` on an example/GOLD config in ``sp_run``; it must succeed."""
-    env = dict(os.environ, SP_RUN=str(sp_run), SP_CONFIG=os.path.join(REPO, 'example', 'GOLD'),
-               PATH=BIN + os.pathsep + os.environ['PATH'], **env)
-    result = subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run'), '-c', os.path.join(REPO, 'example', 'GOLD', config)],
-        cwd=sp_run, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-
-
-def latest_run(sp_run, prefix):
-    """The newest run directory ``$SP_RUN/output/<prefix>*``."""
-    return sorted(glob.glob(str(sp_run / 'output' / f'{prefix}*')))[-1]
-
-
 def match_truth(objects, truth):
     """Separations [arcsec] detections x truth, and each detection's nearest truth row."""
     d = np.hypot((objects['XWIN_WORLD'][:, None] - truth['ra'][None, :])
                  * np.cos(np.radians(truth['dec'][None, :])),
                  objects['YWIN_WORLD'][:, None] - truth['dec'][None, :]) * 3600
     return d, truth[d.argmin(axis=1)]
-
-
-@pytest.fixture(scope='module')
-def branch(tmp_path_factory):
-    sp_run = tmp_path_factory.mktemp('exp') / 'run'
-    assert simulate_main(['-o', str(sp_run), '--preset', 'test', '--seed', '3']) == 0
-    for config in ('config_prepare.ini', 'config_exp.ini'):
-        run_config(sp_run, config, SP_N_HDU='1')
-    run_dir = glob.glob(str(sp_run / 'output' / 'run_sp_exp_*'))[0]
-    truth = fits.getdata(sp_run / 'truth.fits', 'TRUTH')
-    meta = fits.getdata(sp_run / 'truth.fits', 'EXPOSURES')
-    return sp_run, run_dir, truth, meta
 
 
 def test_split_wcs_maps_truth_to_the_same_pixels(branch):
@@ -516,9 +484,7 @@ def test_shapes_split_by_id_range_merge_to_the_whole(branch):
     whole_dir = latest_run(sp_run, 'run_sp_tile_ngmix_2')
     config = sp_run / 'config_ngmix_split.ini'
     config.write_text(SPLIT_CONFIG)
-    env = dict(os.environ, SP_RUN=str(sp_run), PATH=BIN + os.pathsep + os.environ['PATH'])
-    result = subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', str(config)], cwd=sp_run,
-                            env=env, capture_output=True, text=True, timeout=600)
+    result = run_shapepipe(['-c', str(config)], sp_run, env={'SP_RUN': str(sp_run)}, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     split_dir = latest_run(sp_run, 'run_sp_tile_ngmix_split_')
     first = fits.getdata(os.path.join(split_dir, 'ngmix_runner_run_1', 'output',

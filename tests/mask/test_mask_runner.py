@@ -2,14 +2,11 @@
 
 import glob
 import os
-import subprocess
-import sys
 
 from astropy.io import fits
 
+from tests.conftest import run_shapepipe
 from tests.mask.test_mask import NO_MAG_STAR, STARS, field  # noqa: F401 (fixture)
-
-BIN = os.path.dirname(sys.executable)
 
 
 def run_pipeline(base, extra='', use_ext_star=True):
@@ -32,9 +29,7 @@ USE_EXT_STAR = {use_ext_star}
 {extra}
 """)
     os.makedirs(base / 'output', exist_ok=True)
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ.get('PATH', ''))
-    return subprocess.run([os.path.join(BIN, 'shapepipe_run'), '-c', str(base / 'config.ini')],
-                          cwd=base, env=env, capture_output=True, text=True, timeout=120)
+    return run_shapepipe(['-c', str(base / 'config.ini')], base)
 
 
 def test_runner_writes_prefixed_flag_file(field):  # noqa: F811

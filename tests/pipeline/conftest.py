@@ -2,24 +2,10 @@
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
-
-
-def run_shapepipe(args, cwd, env=None, timeout=120):
-    """Run ``shapepipe_run`` in a subprocess; return the CompletedProcess."""
-    full_env = dict(os.environ)
-    full_env['PATH'] = BIN + os.pathsep + full_env.get('PATH', '')
-    full_env.update(env or {})
-    return subprocess.run(
-        [os.path.join(BIN, 'shapepipe_run')] + list(args), cwd=cwd, env=full_env,
-        capture_output=True, text=True, timeout=timeout,
-    )
+from tests.conftest import BIN, REPO, run_shapepipe  # noqa: F401 (imported by the tests)
 
 
 @pytest.fixture

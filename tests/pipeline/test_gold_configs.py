@@ -10,7 +10,8 @@ from shapepipe.pipeline.config import load_config
 from shapepipe.pipeline.module_registry import load_runner
 from shapepipe.pipeline.plan import ModuleProperties, plan_module_runs
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tests.conftest import REPO
+
 CONFIGS = sorted(glob.glob(os.path.join(REPO, 'example', 'GOLD', '*.ini'))) + [
     os.path.join(REPO, 'example', 'config.ini')]
 

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from .conftest import BIN, newest_run, run_shapepipe
+from tests.conftest import BIN, run_shapepipe, tool_env
+
+from .conftest import newest_run
 
 EXPECTED_RUNS = ['python_example_runner_run_1', 'serial_example_runner',
                  'execute_example_runner_run_1', 'python_example_runner_run_2',
@@ -56,7 +58,7 @@ def test_toy_pipeline_smp(toy):
 def test_toy_pipeline_mpi(toy):
     config = (toy / 'config.ini').read_text().replace('MODE = SMP', 'MODE = MPI')
     (toy / 'config.ini').write_text(config)
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    env = tool_env()
     result = subprocess.run(
         [os.path.join(BIN, 'mpiexec'), '-n', '2', os.path.join(BIN, 'shapepipe_run'), '-c',
          'config.ini'], cwd=toy, env=env, capture_output=True, text=True, timeout=120)
@@ -73,7 +75,7 @@ def test_toy_pipeline_mpi(toy):
 
 
 def test_smp_config_under_mpiexec_is_refused(toy):
-    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    env = tool_env()
     result = subprocess.run(
         [os.path.join(BIN, 'mpiexec'), '-n', '2', os.path.join(BIN, 'shapepipe_run'), '-c',
          'config.ini'], cwd=toy, env=env, capture_output=True, text=True, timeout=120)
@@ -151,7 +153,7 @@ def test_timeout_with_every_backend(toy, backend, batch):
 
 def test_ctrl_c_stops_and_keeps_finished_outputs(toy):
     env = sleep_config(toy, 'loky', 1, sleep=60, timeout='')
-    full_env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'], **env)
+    full_env = tool_env(**env)
     proc = subprocess.Popen([os.path.join(BIN, 'shapepipe_run'), '-c', 'sleep.ini'], cwd=toy,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30

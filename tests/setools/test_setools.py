@@ -14,9 +14,9 @@ from shapepipe.errors import ConfigError
 from shapepipe.modules.setools_package import statistics
 from shapepipe.modules.setools_package.setools import SETools
 from shapepipe.modules.setools_package.setools_file import read_setools
+from tests.conftest import REPO
 from tests.setools.conftest import ldac_hdus, make_columns
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 GOLD_SETOOLS = os.path.join(REPO, 'example', 'GOLD', 'star_selection.setools')
 NUM = '-1234567-8'
 

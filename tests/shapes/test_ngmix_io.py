@@ -9,7 +9,8 @@ from shapepipe.modules.merge_sep_cats_package.merge import merge_catalogs, piece
 from shapepipe.modules.ngmix_package.catalog import HDU_ORDER, empty_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import COLUMNS
 from shapepipe.modules.ngmix_package.stamp_stores import local_jacobian, open_store
-from shapepipe.modules.ngmix_runner import assign_roles
+from shapepipe.modules.ngmix_runner import ngmix_runner
+from shapepipe.pipeline.connections import assign_roles, missing_roles
 
 
 def _tables(ids):
@@ -76,12 +77,16 @@ def test_locked_store_is_a_one_line_error(tmp_path):
         assert store['1'] == {'e-0': 1}
 
 
-def test_input_roles_by_name_and_shapepipe_order():
-    names = ['tile_sexcat-1.fits', 'image_vignet-1.sqlite', 'background_vignet-1.sqlite',
-             'galaxy_psf-1.sqlite', 'weight_vignet-1.sqlite', 'flag_vignet-1.sqlite']
-    roles = assign_roles(names)
-    assert roles == {'catalog': names[0], 'image': names[1], 'background': names[2],
-                     'psf': names[3], 'weight': names[4], 'flag': names[5]}
+def test_input_roles_from_declared_patterns_and_shapepipe_order():
+    inputs = ngmix_runner.runner_info.inputs
+    shapepipe = ['sexcat', 'image_vignet', 'background_vignet', 'galaxy_psf', 'weight_vignet',
+                 'flag_vignet']
+    roles = assign_roles(inputs, [(p, '') for p in shapepipe], {})
+    assert roles == ['catalog', 'image', 'background', 'psf', 'weight', 'flag']
+    defaults = list(zip(ngmix_runner.file_pattern, ngmix_runner.file_ext))
+    assert assign_roles(inputs, defaults, {}) == ['catalog', 'image', 'psf', 'weight', 'flag']
+    assert missing_roles(inputs, ['catalog', 'image', 'psf', 'weight'], {}) == []
+    assert [i.role for i in missing_roles(inputs, ['catalog', 'image', 'weight'], {})] == ['psf']
 
 
 def test_local_jacobian_of_a_tan_wcs():

@@ -4,6 +4,7 @@ data flow shown by shapepipe_run -l, --template and --flow."""
 
 import glob
 import os
+import re
 
 import pytest
 
@@ -176,8 +177,10 @@ def test_user_runners_with_and_without_declarations(toy):
         'MODULE = python_example_runner, serial_example_runner, execute_example_runner,\n'
         '         python_example_runner, execute_example_runner',
         'MODULE = python_example_runner, roles_user_runner, plain_user_runner')
-    (toy / 'config.ini').write_text(config.replace('[PYTHON_EXAMPLE_RUNNER_RUN_1]',
-                                                   '[PYTHON_EXAMPLE_RUNNER]'))
+    config = config.replace('[PYTHON_EXAMPLE_RUNNER_RUN_1]', '[PYTHON_EXAMPLE_RUNNER]')
+    # The _RUN_2 sections of modules that now run once would be refused as unknown.
+    config = re.sub(r'\[\w+_RUN_2\][^\[]*', '', config)
+    (toy / 'config.ini').write_text(config)
     env = {'SHAPEPIPE_MODULE_PATH': str(user)}
     flow = run_shapepipe(['-c', 'config.ini', '--flow'], cwd=toy, env=env)
     assert flow.returncode == 0, flow.stderr

@@ -5,7 +5,7 @@ import os
 from shapepipe.errors import ConfigError
 from shapepipe.modules.mccd_package.fit import fit_exposure
 from shapepipe.modules.mccd_package.settings import read_settings
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.pipeline.options import Option
 
 #: Options shared by the MCCD fit and validation runners (ShapePipe's keys).
@@ -30,6 +30,7 @@ def check_mode(opts, mode, config, section):
     file_pattern=['train_star_selection'],
     file_ext=['.fits'],
     numbering_scheme='-0000000',
+    outputs=[Output('model', 'fitted_model{num}.npz', 'npz', 'The exposure\'s MCCD model')],
     depends=['numpy', 'mccd', 'galsim'],
     options=MCCD_OPTIONS,
 )

@@ -5,7 +5,7 @@ import os
 from shapepipe.modules.mccd_fit_runner import MCCD_OPTIONS, check_mode
 from shapepipe.modules.mccd_package.fit import fit_exposure, validate_exposure
 from shapepipe.modules.mccd_package.settings import read_settings
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 
 
 @module_runner(
@@ -14,6 +14,8 @@ from shapepipe.modules.module_decorator import module_runner
     file_pattern=['train_star_selection', 'test_star_selection'],
     file_ext=['.fits', '.fits'],
     numbering_scheme='-0000000',
+    outputs=[Output('model', 'fitted_model{num}.npz', 'npz', 'The exposure\'s MCCD model'),
+             Output('validation', 'validation_psf{num}.fits', 'fits')],
     depends=['numpy', 'mccd', 'galsim'],
     options=MCCD_OPTIONS,
 )

@@ -9,7 +9,7 @@ from shapepipe.modules.mccd_package.interpolate import (
 )
 from shapepipe.modules.mccd_package.model import MCCDModel
 from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.pipeline.options import Option
 from shapepipe.pipeline.run_log import RunLog, parse_input_dir
 
@@ -52,6 +52,9 @@ INTERP_OPTIONS = [
     input_module=['sextractor_runner'],
     file_pattern=['sexcat'],
     file_ext=['.fits'],
+    outputs=[Output('psf', 'galaxy_psf{num}.fits', 'fits', when='MODE=CLASSIC'),
+             Output('psf_store', 'galaxy_psf{num}.sqlite', 'sqlite', when='MODE=MULTI-EPOCH'),
+             Output('validation', 'validation_psf{num}.fits', 'fits', when='MODE=VALIDATION')],
     depends=['numpy', 'astropy', 'galsim', 'sqlitedict', 'mccd'],
     options=INTERP_OPTIONS + [
         Option('PSF_MODEL_DIR', 'str', 'mccd_fit_val_runner',

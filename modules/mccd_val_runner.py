@@ -5,7 +5,7 @@ import os
 from shapepipe.modules.mccd_fit_runner import MCCD_OPTIONS, check_mode
 from shapepipe.modules.mccd_package.fit import validate_exposure
 from shapepipe.modules.mccd_package.model import MCCDModel
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 
 
 @module_runner(
@@ -14,6 +14,7 @@ from shapepipe.modules.module_decorator import module_runner
     file_pattern=['fitted_model', 'test_star_selection'],
     file_ext=['.npz', '.fits'],
     numbering_scheme='-0000000',
+    outputs=[Output('validation', 'validation_psf{num}.fits', 'fits')],
     depends=['numpy', 'mccd', 'galsim'],
     options=MCCD_OPTIONS,
 )

@@ -1,7 +1,7 @@
 """Evaluate Piff models at object positions: CLASSIC, VALIDATION or MULTI-EPOCH."""
 
 from shapepipe.modules.mccd_interp_runner import INTERP_OPTIONS, interpolate_models
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.modules.piff_package.model import PiffModel
 from shapepipe.pipeline.options import Option
 
@@ -11,6 +11,9 @@ from shapepipe.pipeline.options import Option
     input_module=['sextractor_runner'],
     file_pattern=['sexcat'],
     file_ext=['.fits'],
+    outputs=[Output('psf', 'galaxy_psf{num}.fits', 'fits', when='MODE=CLASSIC'),
+             Output('psf_store', 'galaxy_psf{num}.sqlite', 'sqlite', when='MODE=MULTI-EPOCH'),
+             Output('validation', 'validation_psf{num}.fits', 'fits', when='MODE=VALIDATION')],
     depends=['numpy', 'astropy', 'galsim', 'sqlitedict', 'piff'],
     options=INTERP_OPTIONS + [
         Option('PSF_MODEL_DIR', 'str', 'piff_runner',

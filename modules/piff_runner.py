@@ -3,7 +3,7 @@
 import os
 
 from shapepipe.modules.mccd_package.fit import validate_exposure
-from shapepipe.modules.module_decorator import module_runner
+from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.modules.piff_package.fit import fit_exposure
 from shapepipe.modules.piff_package.model import read_piff_config
 from shapepipe.pipeline.options import Option
@@ -15,6 +15,8 @@ from shapepipe.pipeline.options import Option
     file_pattern=['train_star_selection', 'test_star_selection'],
     file_ext=['.fits', '.fits'],
     numbering_scheme='-0000000',
+    outputs=[Output('model', 'piff_model{num}.piff', 'piff', 'The exposure\'s Piff model'),
+             Output('validation', 'validation_psf{num}.fits', 'fits', when='MODE=FIT_VALIDATION')],
     depends=['numpy', 'piff', 'galsim', 'yaml'],
     options=[
         Option('PIFF_CONFIG', 'str', doc='Piff YAML file; its "psf" field sets model and '

@@ -26,6 +26,7 @@ os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 import sys  # noqa: E402
 import time  # noqa: E402
 
+from shapepipe.modules.ngmix_package.stamp_stores import measure_stamp_arrays  # noqa: E402
 from shapepipe.simulation.shear_stamps import (StampSimConfig, paired_bias,  # noqa: E402
                                                run_paired)
 
@@ -54,7 +55,7 @@ def main(n_galaxies=8000, n_jobs=2, cases='abcd'):
         config = StampSimConfig(n_galaxies=n_galaxies, shear=SHEAR, seed=100 + ord(key),
                                 **options)
         start = time.time()
-        result = run_paired(config, n_jobs=n_jobs)
+        result = run_paired(config, measure_stamp_arrays, n_jobs=n_jobs)
         bias = paired_bias(result, SHEAR, select=select, n_boot=200)
         print(f'({key}) {title:<48} {bias["n"]:>8} {bias["m1"]:>10.2e} {bias["m1_err"]:>8.1e} '
               f'{bias["c1"]:>10.2e} {bias["c1_err"]:>8.1e} {bias["c2"]:>10.2e} '

@@ -45,7 +45,8 @@ def make_cat_runner(input_file_list, run_dirs, file_number_string, config, modul
     out = os.path.join(run_dirs['output'], f'final_cat{file_number_string}.fits')
     n = make_final_catalog(out, catalog, tile_id, sm_path if opts['SM_DO_CLASSIFICATION'] else
                            None, ngmix_path, star, opts['SM_GAL_THRESH'],
-                           psf_store if opts['SAVE_PSF_DATA'] else None)
+                           psf_store if opts['SAVE_PSF_DATA'] else None,
+                           allow_pickle=config.pipeline('FILE', 'ALLOW_PICKLE'))
     if ngmix_path is None:
         w_log.warning('no ngmix catalogue among the inputs: shape columns hold defaults and '
                       'the not-measured flag')

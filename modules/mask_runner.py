@@ -4,7 +4,9 @@ missing data), merged with the input flag file."""
 import os
 
 from shapepipe.errors import ConfigError, InputError
-from shapepipe.modules.mask_package.config_file import read_mask_config
+from shapepipe.modules.mask_package.config_file import (  # noqa: F401 (SECTIONS: docs tables)
+    SECTIONS as MASK_FILE_SECTIONS, read_mask_config,
+)
 from shapepipe.modules.mask_package.mask import build_mask, write_flag_file
 from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option

@@ -18,5 +18,5 @@ def merge_headers_runner(input_file_list, run_dirs, file_number_string, config,
                          module_config_sec, w_log):
     """Merge per-exposure WCS headers into one sqlite store."""
     output_dir = config.module_options(module_config_sec)['OUTPUT_PATH'] or run_dirs['output']
-    path = merge_headers(input_file_list[0], output_dir)
+    path = merge_headers(input_file_list[0], output_dir, config.pipeline('FILE', 'ALLOW_PICKLE'))
     return f'{len(input_file_list[0])} exposures merged into {path}', ''

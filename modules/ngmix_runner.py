@@ -7,9 +7,9 @@ import numpy as np
 
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.epochs import read_epochs
-from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+from shapepipe.io.exposure_headers import read_exposure_headers
+from shapepipe.io.ngmix_catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.module_decorator import Input, Output, module_runner
-from shapepipe.modules.ngmix_package.catalog import concatenate_tables, write_ngmix_catalog
 from shapepipe.modules.ngmix_package.measure import Settings, measure
 from shapepipe.modules.ngmix_package.stamp_stores import (ExposureGeometry, gather_epochs,
                                                           open_store)
@@ -70,10 +70,11 @@ def ngmix_runner(input_file_list, run_dirs, file_number_string, config, module_c
     id_min, id_max = opts['ID_OBJ_MIN'], opts['ID_OBJ_MAX']
     chosen = [int(n) for n in numbers
               if (id_min < 0 or n >= id_min) and (id_max < 0 or n <= id_max)]
-    geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS']))
+    allow_pickle = config.pipeline('FILE', 'ALLOW_PICKLE')
+    geometry = ExposureGeometry(read_exposure_headers(opts['LOG_WCS'], allow_pickle))
     settings = build_settings(Settings, ngmix_runner.runner_info.options, opts,
                               ntry=max(1, opts['NTRY']))
-    stores = {role: open_store(roles[role]) for role in
+    stores = {role: open_store(roles[role], allow_pickle) for role in
               ('image', 'psf', 'weight', 'flag', 'background') if role in roles}
     parts = []
     try:

@@ -4,7 +4,7 @@ against stars (VALIDATION)."""
 import os
 
 from shapepipe.errors import ConfigError
-from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+from shapepipe.io.exposure_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.modules.psfex_interp_package.interpolate import classic, load_model, validation
 from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
@@ -26,7 +26,7 @@ def _multi_epoch(input_file_list, run_dirs, file_number_string, config, section,
     if not opts['ME_DOT_PSF_DIR'] or not opts['ME_LOG_WCS']:
         raise ConfigError(f'{where}MODE = MULTI-EPOCH needs ME_DOT_PSF_DIR and ME_LOG_WCS')
     psf_dirs = _resolve_dirs(opts['ME_DOT_PSF_DIR'], run_dirs['run_log'])
-    headers = read_exposure_headers(opts['ME_LOG_WCS'])
+    headers = read_exposure_headers(opts['ME_LOG_WCS'], config.pipeline('FILE', 'ALLOW_PICKLE'))
     out = os.path.join(run_dirs['output'], f'galaxy_psf{file_number_string}.sqlite')
     n_objects, written, missing = interpolate_epochs(
         input_file_list[0], psf_dirs, opts['ME_DOT_PSF_PATTERN'], headers, out,

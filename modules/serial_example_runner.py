@@ -3,8 +3,8 @@
 import os
 
 from shapepipe.io.atomic import write_text
+from shapepipe.io.text import read_flat
 from shapepipe.modules.module_decorator import Input, Output, module_runner
-from shapepipe.modules.python_example_package.text_join import read_flat
 
 
 @module_runner(

@@ -7,8 +7,8 @@ from astropy.io import fits
 from shapepipe.errors import ConfigError, ExecutableError, ModuleError
 from shapepipe.io.atomic import atomic_paths
 from shapepipe.io.epochs import open_object_store
+from shapepipe.io.exposure_headers import read_exposure_headers
 from shapepipe.io.tool_args import tool_paths
-from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.sextractor_package.post_process import post_process
 from shapepipe.modules.sextractor_package.command import (
@@ -85,7 +85,8 @@ def sextractor_runner(input_file_list, run_dirs, file_number_string, config, mod
         # a traceback from sqlitedict's thread.
         open_object_store(opts['LOG_WCS'], 'exposure header store',
                           'rerun merge_headers_runner or fix LOG_WCS').close()
-        headers = read_exposure_headers(opts['LOG_WCS'])
+        headers = read_exposure_headers(opts['LOG_WCS'],
+                                        config.pipeline('FILE', 'ALLOW_PICKLE'))
     output_dir = run_dirs['output']
     catalog, checks = output_names(output_dir, prefix, file_number_string, opts['CHECKIMAGE'])
     # The catalogue and check images appear together under their final names

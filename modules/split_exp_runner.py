@@ -6,6 +6,7 @@ import numpy as np
 
 from shapepipe.errors import ConfigError
 from shapepipe.io.atomic import atomic_group
+from shapepipe.io.exposure_headers import headers_file_name
 from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.split_exp_package.split_exp import save_headers, split_mosaic
 from shapepipe.pipeline.options import Option
@@ -45,5 +46,6 @@ def split_exp_runner(input_file_list, run_dirs, file_number_string, config, modu
                                  group=group)
             written += len(files)
         save_headers(group.temporary(os.path.join(run_dirs['output'],
-                                                  f'headers{file_number_string}.npy')), headers)
+                                                  headers_file_name(file_number_string))),
+                     headers)
     return f'{written} CCD files written', ''

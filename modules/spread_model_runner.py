@@ -14,12 +14,12 @@ from shapepipe.modules.spread_model_package.spread_model import spread_model
 from shapepipe.pipeline.options import Option
 
 
-def mean_psf_sigma(store_path, numbers, scale_ratio):
+def mean_psf_sigma(store_path, numbers, scale_ratio, allow_pickle=False):
     """Mean HSM sigma [tile pixels] of each object's epoch PSFs (NaN without PSF)."""
     sigma = np.full(len(numbers), np.nan)
     row_of = {str(number): k for k, number in enumerate(numbers)}
     with open_object_store(store_path, 'PSF store',
-                           'rerun psfex_interp_runner (MULTI-EPOCH)') as store:
+                           'rerun psfex_interp_runner (MULTI-EPOCH)', allow_pickle) as store:
         for key, value in store.items():        # one scan, not a query per object
             k = row_of.get(key)
             if k is None or not isinstance(value, dict):
@@ -59,7 +59,8 @@ def spread_model_runner(input_file_list, run_dirs, file_number_string, config, m
     if len(weights) != len(objects):
         raise InputError(f'{weight_path}: {len(weights)} stamps for {len(objects)} objects')
     sigma = mean_psf_sigma(psf_path, objects['NUMBER'],
-                           opts['EXP_PIXEL_SCALE'] / opts['PIXEL_SCALE'])
+                           opts['EXP_PIXEL_SCALE'] / opts['PIXEL_SCALE'],
+                           config.pipeline('FILE', 'ALLOW_PICKLE'))
     no_psf = ~np.isfinite(sigma)
     x, y = np.asarray(objects['X_IMAGE'], float), np.asarray(objects['Y_IMAGE'], float)
     sm, err, flag = spread_model(objects['VIGNET'], weights['VIGNET'],

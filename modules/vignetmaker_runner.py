@@ -10,7 +10,7 @@ from astropy.wcs import WCS
 
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+from shapepipe.io.exposure_headers import read_exposure_headers
 from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
 from shapepipe.modules.vignetmaker_package.stamps import (
@@ -49,12 +49,12 @@ def _classic(input_file_list, run_dirs, number, opts, where):
     return f'{len(table)} stamps -> {out}'
 
 
-def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log):
+def _multi_epoch(input_file_list, run_dirs, number, opts, where, w_log, allow_pickle=False):
     dirs, patterns = opts['ME_IMAGE_DIR'], opts['ME_IMAGE_PATTERN']
     if not dirs or len(dirs) != len(patterns) or not opts['ME_LOG_WCS']:
         raise ConfigError(f'{where}MULTI-EPOCH needs ME_IMAGE_DIR and ME_IMAGE_PATTERN of equal '
                           f'length and ME_LOG_WCS')
-    headers = read_exposure_headers(opts['ME_LOG_WCS'])
+    headers = read_exposure_headers(opts['ME_LOG_WCS'], allow_pickle)
     lines = []
     for entry, pattern in zip(dirs, patterns):
         link = parse_input_dir(entry)
@@ -101,5 +101,6 @@ def vignetmaker_runner(input_file_list, run_dirs, file_number_string, config, mo
     if opts['STAMP_SIZE'] % 2 == 0:
         raise ConfigError(f'{where}STAMP_SIZE must be odd')
     if opts['MODE'] == 'MULTI-EPOCH':
-        return _multi_epoch(input_file_list, run_dirs, file_number_string, opts, where, w_log), ''
+        return _multi_epoch(input_file_list, run_dirs, file_number_string, opts, where, w_log,
+                            config.pipeline('FILE', 'ALLOW_PICKLE')), ''
     return _classic(input_file_list, run_dirs, file_number_string, opts, where), ''

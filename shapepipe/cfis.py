@@ -67,3 +67,29 @@ def tile_raw_name(tile_id, kind='image'):
 def ccd_is_flipped(ccd):
     """MegaCam CCDs read out rotated by 180 degrees (< 18, and 36, 37)."""
     return ccd < 18 or ccd in (36, 37)
+
+
+# CFIS HISTORY cards name each input exposure, e.g. "HISTORY  2113737p.fits ..."
+_EXPOSURE_IN_HISTORY = re.compile(r'\b(\d{6,8})p\b')
+
+
+def exposures_from_header(path):
+    """Exposure names (``2113737p``) listed in a tile's HISTORY, in order.
+
+    Shared by find_exposures, sextractor's multi-epoch post-processing and
+    ``cfis_field_select``.
+    """
+    from astropy.io import fits
+
+    from shapepipe.errors import InputError
+
+    try:
+        header = fits.getheader(path)
+    except (OSError, ValueError) as error:
+        raise InputError(f'{path}: cannot read the header ({error})', path=path) from None
+    names = []
+    for card in header.get('HISTORY', []):
+        for number in _EXPOSURE_IN_HISTORY.findall(str(card)):
+            if number + 'p' not in names:
+                names.append(number + 'p')
+    return names

@@ -1,47 +1,29 @@
 """The final catalogue of a tile: detections, classification and shapes.
 
-One row per detection, HDU ``RESULTS``: the SExtractor columns (VIGNET
-dropped), ``TILE_ID``, ``SPREAD_MODEL``, ``SPREADERR_MODEL``, ``SPREAD_CLASS``
-(c = SPREAD_MODEL + 2 SPREADERR_MODEL: 0 star if |c| < SM_STAR_THRESH, 1
-galaxy if c > SM_GAL_THRESH, else 2), the ``NGMIX_*_{1M,1P,2M,2P,NOSHEAR}``
-block and ``NGMIX_MCAL_FLAGS``, ``NGMIX_N_EPOCH``, ``NGMIX_MOM_FAIL``.
-Objects absent from the shape catalogue keep ShapePipe's default values and
-the flag bit :data:`FLAG_NOT_MEASURED`. With ``SAVE_PSF_DATA`` the per-epoch
-PSF columns ``PSF_ELL_i`` (HSM g1, g2), ``PSF_FWHM_i`` (pixels, 2.3548 x the
-HSM sigma) and ``PSF_FLAG_i`` (HSM flags; :data:`PSF_FLAG_NO_EPOCH` when the
-object has no i-th epoch with a PSF) come from the multi-epoch PSF store,
-epochs in the order of their ``<exp>-<ccd>`` keys.
+Its layout (HDU ``RESULTS``, column order, the ``NGMIX_*`` block and its
+defaults) is owned by :mod:`shapepipe.io.final_catalog`; this module computes
+the values. ``SPREAD_CLASS``: c = SPREAD_MODEL + 2 SPREADERR_MODEL: 0 star if
+|c| < SM_STAR_THRESH, 1 galaxy if c > SM_GAL_THRESH, else 2. Objects absent
+from the shape catalogue keep ShapePipe's default values and the flag bit
+:data:`FLAG_NOT_MEASURED`. With ``SAVE_PSF_DATA`` the per-epoch PSF columns
+``PSF_ELL_i`` (HSM g1, g2), ``PSF_FWHM_i`` (pixels, 2.3548 x the HSM sigma)
+and ``PSF_FLAG_i`` (HSM flags; :data:`PSF_FLAG_NO_EPOCH` when the object has
+no i-th epoch with a PSF) come from the multi-epoch PSF store, epochs in the
+order of their ``<exp>-<ccd>`` keys.
 """
 
 import numpy as np
 from astropy.io import fits
 
 from shapepipe.errors import InputError
-from shapepipe.io.atomic import atomic_path
-from shapepipe.io.epochs import open_object_store
+from shapepipe.io.epochs import open_object_store, read_object_entry
+from shapepipe.io.final_catalog import ngmix_final_columns, write_final_catalog
+from shapepipe.io.ngmix_catalog import (  # noqa: F401 (names of the final catalogue)
+    DEFAULT, FINAL_SOURCES, FLAG_NOT_MEASURED, MCAL_TYPES, read_ngmix_catalog,
+)
 
-MCAL_TYPES = ('1M', '1P', '2M', '2P', 'NOSHEAR')
-FLAG_NOT_MEASURED = 1 << 20      # NGMIX_FLAGS_k / NGMIX_MCAL_FLAGS: object not in the ngmix file
-DEFAULT = -10.0
 PSF_FLAG_NO_EPOCH = 4            # PSF_FLAG_i: no i-th epoch with a PSF model
 SIGMA_TO_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
-
-# (final column, ngmix column(s), format); two columns make a 2-vector.
-NGMIX_COLUMNS = (
-    ('NGMIX_ELL', ('g1', 'g2'), '2D'),
-    ('NGMIX_ELL_ERR', ('g1_err', 'g2_err'), '2D'),
-    ('NGMIX_ELL_PSFo', ('g1_psfo_ngmix', 'g2_psfo_ngmix'), '2D'),
-    ('NGMIX_T', ('T',), 'D'),
-    ('NGMIX_T_ERR', ('T_err',), 'D'),
-    ('NGMIX_Tpsf', ('Tpsf',), 'D'),
-    ('NGMIX_T_PSFo', ('T_psfo_ngmix',), 'D'),
-    ('NGMIX_SNR', ('s2n',), 'D'),
-    ('NGMIX_FLUX', ('flux',), 'D'),
-    ('NGMIX_FLUX_ERR', ('flux_err',), 'D'),
-    ('NGMIX_MAG', ('mag',), 'D'),
-    ('NGMIX_MAG_ERR', ('mag_err',), 'D'),
-    ('NGMIX_FLAGS', ('flags',), 'J'),
-)
 
 
 def spread_class(sm, sm_err, star_thresh, gal_thresh):
@@ -66,55 +48,20 @@ def sextractor_columns(catalog_path):
 
 def ngmix_columns(ngmix_path, numbers):
     """The NGMIX_* columns for the objects ``numbers`` (defaults where missing)."""
-    n = len(numbers)
-    columns = []
-    mcal_flags = np.full(n, FLAG_NOT_MEASURED, dtype=np.int32)
-    n_epoch = np.zeros(n, dtype=np.int32)
-    mom_fail = np.zeros(n, dtype=np.int32)
-    hdul = fits.open(ngmix_path) if ngmix_path else None
-    try:
-        for kind in MCAL_TYPES:
-            data = hdul[kind].data if hdul is not None and kind in hdul else None
-            index = {}
-            if data is not None:
-                index = {int(i): k for k, i in enumerate(data['id'])}
-            rows = np.array([index.get(int(num), -1) for num in numbers])
-            found = rows >= 0
-            for name, sources, form in NGMIX_COLUMNS:
-                width = len(sources)
-                fill = FLAG_NOT_MEASURED if name == 'NGMIX_FLAGS' else DEFAULT
-                values = np.full((n, width), fill, dtype=float)
-                if data is not None and found.any():
-                    for j, source in enumerate(sources):
-                        values[found, j] = np.asarray(data[source], float)[rows[found]]
-                array = values[:, 0].astype(np.int32) if form == 'J' else (
-                    values if width > 1 else values[:, 0])
-                columns.append(fits.Column(f'{name}_{kind}', form, array=array))
-            if kind == 'NOSHEAR' and data is not None and found.any():
-                mcal_flags[found] = np.asarray(data['mcal_flags'])[rows[found]]
-                n_epoch[found] = np.asarray(data['n_epoch_model'])[rows[found]]
-                mom_fail[found] = np.asarray(data['moments_fail'])[rows[found]]
-    finally:
-        if hdul is not None:
-            hdul.close()
-    columns += [fits.Column('NGMIX_MCAL_FLAGS', 'J', array=mcal_flags),
-                fits.Column('NGMIX_N_EPOCH', 'J', array=n_epoch),
-                fits.Column('NGMIX_MOM_FAIL', 'J', array=mom_fail)]
-    return columns
+    tables = read_ngmix_catalog(ngmix_path, FINAL_SOURCES) if ngmix_path else None
+    return ngmix_final_columns(tables, numbers)
 
 
-def psf_columns(store_path, numbers, n_epoch):
+def psf_columns(store_path, numbers, n_epoch, allow_pickle=False):
     """``PSF_ELL_i``, ``PSF_FWHM_i``, ``PSF_FLAG_i`` for i = 1..n_epoch."""
     n = len(numbers)
     ell = np.full((n_epoch, n, 2), DEFAULT)
     fwhm = np.full((n_epoch, n), DEFAULT)
     flag = np.full((n_epoch, n), PSF_FLAG_NO_EPOCH, dtype=np.int32)
     with open_object_store(store_path, 'PSF store',
-                           'rerun psfex_interp_runner (MULTI-EPOCH)') as store:
+                           'rerun psfex_interp_runner (MULTI-EPOCH)', allow_pickle) as store:
         for row, number in enumerate(numbers):
-            entry = store.get(str(number), 'empty')
-            if not isinstance(entry, dict):
-                continue
+            entry = read_object_entry(store, number)
             for i, key in enumerate(sorted(entry)[:n_epoch]):
                 shapes = entry[key].get('SHAPES', {})
                 ell[i, row] = shapes.get('E1_PSF_HSM', DEFAULT), shapes.get('E2_PSF_HSM', DEFAULT)
@@ -136,7 +83,7 @@ def count_epochs(catalog_path):
 
 
 def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=None,
-                       star_thresh=0.003, gal_thresh=0.01, psf_store=None):
+                       star_thresh=0.003, gal_thresh=0.01, psf_store=None, allow_pickle=False):
     """Write ``final_cat{num}.fits``; return the number of rows."""
     columns, data = sextractor_columns(catalog_path)
     numbers = np.asarray(data['NUMBER'])
@@ -160,8 +107,7 @@ def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=N
         ngmix_columns(ngmix_path, numbers))
     if psf_store:
         coldefs = coldefs + fits.ColDefs(psf_columns(psf_store, numbers,
-                                                     max(1, count_epochs(catalog_path))))
-    hdu = fits.BinTableHDU.from_columns(coldefs, name='RESULTS')
-    with atomic_path(output) as tmp:
-        fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(tmp)
+                                                     max(1, count_epochs(catalog_path)),
+                                                     allow_pickle))
+    write_final_catalog(output, coldefs)
     return n

@@ -18,19 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from shapepipe.io.ngmix_catalog import COLUMNS, INT_COLUMNS  # the schema's one owner
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
 from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images
 
 DEFAULT = -10.0            # ShapePipe's value for quantities that could not be measured
 MISSING_PIXEL = -1e29      # stamp values below this are off the image (VIGNET -1e30)
-COLUMNS = ('id', 'n_epoch_model', 'moments_fail', 'ntry_fit', 'g1_psfo_ngmix',
-           'g2_psfo_ngmix', 'T_psfo_ngmix', 'g1_err_psfo_ngmix', 'g2_err_psfo_ngmix',
-           'T_err_psfo_ngmix', 'g1', 'g1_err', 'g2', 'g2_err', 'T', 'T_err', 'Tpsf', 'g1_psf',
-           'g2_psf', 'flux', 'flux_err', 's2n', 'mag', 'mag_err', 'flags', 'mcal_flags',
-           'epoch_flags')
-INT_COLUMNS = ('id', 'n_epoch_model', 'moments_fail', 'ntry_fit', 'flags', 'mcal_flags',
-               'epoch_flags')
 
 
 @dataclass

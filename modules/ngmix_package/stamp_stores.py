@@ -11,14 +11,21 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 from shapepipe.io.epochs import open_object_store
-from shapepipe.modules.ngmix_package.measure import Epochs
+from shapepipe.modules.ngmix_package.measure import Epochs, measure
 
 ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 
 
-def open_store(path):
-    """A read-only stamp store, or an InputError naming the file."""
-    return open_object_store(path, 'stamp store')
+def open_store(path, allow_pickle=False):
+    """A read-only stamp store, or an InputError naming the file (``allow_pickle``:
+    read a ShapePipe-made store, see :mod:`shapepipe.io.stores`)."""
+    return open_object_store(path, 'stamp store', allow_pickle=allow_pickle)
+
+
+def measure_stamp_arrays(ids, arrays, rngs, settings=None):
+    """:func:`measure.measure` of stamps given as a dict of :class:`Epochs` fields
+    (e.g. ``shapepipe.simulation.shear_stamps.run_paired``'s measurement)."""
+    return measure(ids, Epochs(**arrays), rngs, settings)
 
 
 def local_jacobian(wcs, x, y):

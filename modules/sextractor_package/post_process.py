@@ -12,9 +12,9 @@ from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
+from shapepipe.cfis import exposures_from_header
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.find_exposures_package.find_exposures import exposures_from_header
 
 
 def _ccd_geometry(wcs, ccd_size):

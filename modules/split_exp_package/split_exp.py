@@ -6,13 +6,13 @@ TPV distortion terms (PV keywords) are converted to SIP (see
 
 import os
 
-import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS, FITSFixedWarning
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.exposure_headers import write_headers_file
 from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 
 import warnings
@@ -132,6 +132,6 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
 
 
 def save_headers(path, header_list):
-    """``headers{num}.npy``: object array of per-CCD dicts (WCS, header)."""
-    with atomic_path(path) as tmp:
-        np.save(tmp, np.array(header_list, dtype=object), allow_pickle=True)
+    """``headers{num}.npy``: per-CCD WCS and header, no pickle
+    (:func:`shapepipe.io.exposure_headers.write_headers_file`)."""
+    write_headers_file(path, header_list)

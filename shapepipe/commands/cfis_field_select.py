@@ -70,7 +70,7 @@ def parse_coord(text):
 def select(args):
     """Identifiers selected by the mode."""
     if args.tile:
-        from shapepipe.modules.find_exposures_package.find_exposures import exposures_from_header
+        from shapepipe.cfis import exposures_from_header
 
         source = args.input if os.path.isdir(args.input) else os.path.dirname(args.input)
         exposures = []

@@ -83,7 +83,7 @@ def create_star_cats(input_dir, output_dir, mode, catalog=None, mag_max=18.0, ma
         number = re.search(regex, path).group(1)
         centre, radius = image_footprint(path)
         if client is not None:
-            from shapepipe.modules.mask_package.stars import query_gsc
+            from shapepipe.io.star_catalog import query_gsc
 
             table = query_gsc(client, centre.ra.deg, centre.dec.deg, (radius + margin_deg) * 60)
             ra, dec, mag = (np.asarray(table[c], float) for c in ('ra', 'dec', 'mag'))

@@ -28,9 +28,10 @@ from astropy.io import fits
 
 from shapepipe.errors import ConfigError, InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.final_catalog import FINAL_HDU
 
 PATTERN = 'final_cat*.fits'
-HDU_NAME = 'RESULTS'
+HDU_NAME = FINAL_HDU           # the final catalogue's format: shapepipe.io.final_catalog
 DEFAULT_OUTPUT = 'merged_final_cat.fits'
 
 

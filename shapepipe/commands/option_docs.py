@@ -57,8 +57,11 @@ def table(source: str) -> str:
         from shapepipe.pipeline.module_registry import load_runner
         return flow_table(load_runner(name).runner_info)
     if kind == 'mask':
-        from shapepipe.modules.mask_package.config_file import SECTIONS
-        return markdown_table(SECTIONS[name])
+        # the .mask file's declarations, exported by the mask runner (loaded as a
+        # plug-in: core imports no runner package)
+        from shapepipe.pipeline.module_registry import load_runner
+        runner = load_runner('mask_runner')
+        return markdown_table(sys.modules[runner.__module__].MASK_FILE_SECTIONS[name])
     raise ValueError(f'unknown option-table source {source!r}')
 
 

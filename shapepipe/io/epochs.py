@@ -1,19 +1,19 @@
 """Multi-epoch bookkeeping shared by the tile modules: which exposure and CCD
 each tile object lies on (the ``EPOCH_i`` HDUs of a tile catalogue), and the
 per-object sqlite stores ``{NUMBER: {'<exp>-<ccd>': {...}}}`` (``'empty'``
-for objects without any epoch)."""
+for objects without any epoch), written and read here with the safe encoding
+of :mod:`shapepipe.io.stores` (no pickle).
+"""
 
 import os
-import sqlite3
-from contextlib import closing
 
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
-from sqlitedict import SqliteDict
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+from shapepipe.io.stores import SqliteDict, create_store, open_store
 
 
 def read_epochs(catalog_path):
@@ -71,7 +71,7 @@ def write_epoch_store(path, numbers, groups, values, chunk=STORE_CHUNK):
     epochs in ``groups`` order). Objects without an epoch get ``'empty'``.
     """
     with atomic_path(path) as tmp:
-        with SqliteDict(tmp, autocommit=False) as store:
+        with create_store(tmp) as store:
             for start in range(0, len(numbers), chunk):
                 stop = min(start + chunk, len(numbers))
                 entries = [{} for _ in range(start, stop)]
@@ -97,17 +97,20 @@ def find_epoch_file(directories, pattern, exposure, ccd, ext):
     return None
 
 
-def open_object_store(path, what='object store', fix='rerun the module that writes it'):
-    """A read-only store, checked with sqlite3 first; InputError naming the file.
+def open_object_store(path: str, what: str = 'object store',
+                      fix: str = 'rerun the module that writes it',
+                      allow_pickle: bool = False) -> SqliteDict:
+    """A read-only per-object store; InputError naming the file.
 
-    A missing, corrupt or locked file gives one line (``path: cannot open the
-    <what> (<reason>); <fix>``) instead of an exception in sqlitedict's thread.
+    A missing, corrupt, locked or pickled file gives one line (``path: cannot
+    open the <what> (<reason>); <fix>``) instead of an exception in
+    sqlitedict's thread; ``allow_pickle`` reads ShapePipe-made (pickled)
+    stores with :class:`shapepipe.io.stores.RestrictedUnpickler`.
     """
-    try:
-        if not os.path.isfile(path):
-            raise OSError('no such file')
-        with closing(sqlite3.connect(f'file:{path}?mode=ro', uri=True, timeout=5)) as con:
-            con.execute('SELECT name FROM sqlite_master').fetchall()
-        return SqliteDict(path, flag='r')
-    except (OSError, sqlite3.Error) as error:
-        raise InputError(f'{path}: cannot open the {what} ({error}); {fix}', path=path) from None
+    return open_store(path, what, fix, allow_pickle)
+
+
+def read_object_entry(store: SqliteDict, number: int | str) -> dict:
+    """The epochs ``{'<exp>-<ccd>': value}`` of object ``number``, {} when it has none."""
+    entry = store.get(str(number), 'empty')
+    return entry if isinstance(entry, dict) else {}

@@ -41,6 +41,9 @@ PIPELINE_OPTIONS = {
         Option('NUMBER_LIST', 'list', None, 'File numbers to process: a file (one a line) or a list'),
         Option('CORRECT_FILE_PATTERN', 'bool', True,
                'Let a pattern match a longer name (star_split -> star_split_ratio_80)'),
+        Option('ALLOW_PICKLE', 'bool', False,
+               'Read pickled stores and headers*.npy made by ShapePipe (numpy arrays and WCS '
+               'only; see docs/formats.md)'),
     ),
     'JOB': (
         Option('SMP_BATCH_SIZE', 'int', 1, 'Number of jobs run in parallel (SMP mode)'),

@@ -8,14 +8,19 @@ import numpy as np
 from astropy.io import fits
 
 from shapepipe.errors import InputError
+from shapepipe.io.final_catalog import FINAL_HDU
+from shapepipe.io.fits_errors import reading, require_columns
+from shapepipe.io.ngmix_catalog import MCAL_TYPES, final_name
 
-
-MCAL_TYPES = ('1M', '1P', '2M', '2P', 'NOSHEAR')
 # (plus, minus) sheared measurements of component j = 0, 1.
 SHEAR_PAIRS = (('1P', '1M'), ('2P', '2M'))
 MEASUREMENT_KEYS = ('e', 'flags', 'snr', 'T', 'Tpsf')
 FLAG_NOT_IN_HDU = 1 << 30      # object of NOSHEAR absent from a sheared HDU (ngmix file)
-FINAL_HDU = 'RESULTS'
+# Measurement key -> (final-catalogue block, ngmix column(s)): the formats are
+# owned by shapepipe.io.ngmix_catalog (FINAL_BLOCK) and shapepipe.io.final_catalog.
+_MEASUREMENTS = {'e': ('NGMIX_ELL', ('g1', 'g2')), 'flags': ('NGMIX_FLAGS', ('flags',)),
+                 'snr': ('NGMIX_SNR', ('s2n',)), 'T': ('NGMIX_T', ('T',)),
+                 'Tpsf': ('NGMIX_Tpsf', ('Tpsf',))}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,13 +62,12 @@ def as_cuts(cuts):
 # ---------------------------------------------------------------------------
 
 def _final_names(kind):
-    return {'e': f'NGMIX_ELL_{kind}', 'flags': f'NGMIX_FLAGS_{kind}',
-            'snr': f'NGMIX_SNR_{kind}', 'T': f'NGMIX_T_{kind}', 'Tpsf': f'NGMIX_Tpsf_{kind}'}
+    return {key: final_name(block, kind) for key, (block, _) in _MEASUREMENTS.items()}
 
 
 FINAL_REQUIRED = tuple(n for k in MCAL_TYPES for n in _final_names(k).values()) + (
-    'NGMIX_MCAL_FLAGS', 'NGMIX_ELL_PSFo_NOSHEAR')
-NGMIX_REQUIRED = ('id', 'g1', 'g2', 'flags', 's2n', 'T', 'Tpsf')
+    'NGMIX_MCAL_FLAGS', final_name('NGMIX_ELL_PSFo', 'NOSHEAR'))
+NGMIX_REQUIRED = ('id',) + tuple(c for _, cols in _MEASUREMENTS.values() for c in cols)
 NGMIX_NOSHEAR_REQUIRED = ('g1_psfo_ngmix', 'g2_psfo_ngmix', 'mcal_flags')
 
 
@@ -76,11 +80,7 @@ def _column_names(table):
 
 
 def _check_columns(names, required, source, where, fix):
-    missing = [n for n in required if n not in names]
-    if missing:
-        shown = ', '.join(missing[:6]) + (f' (and {len(missing) - 6} more)' if len(missing) > 6
-                                          else '')
-        raise InputError(f'{source}: {where} lacks column(s) {shown}; {fix}', path=source)
+    require_columns(source, where, names, required, fix)
 
 
 def catalog_from_final(table, source='catalogue'):
@@ -92,7 +92,7 @@ def catalog_from_final(table, source='catalogue'):
     catalog = {
         'id': np.asarray(table['NUMBER']) if 'NUMBER' in names else np.arange(n),
         'mcal_flags': np.asarray(table['NGMIX_MCAL_FLAGS']),
-        'psf_e': _vector(table['NGMIX_ELL_PSFo_NOSHEAR'], source, 'NGMIX_ELL_PSFo_NOSHEAR'),
+        'psf_e': _vector(table[FINAL_REQUIRED[-1]], source, FINAL_REQUIRED[-1]),
         'source': source,
     }
     for kind in MCAL_TYPES:
@@ -118,11 +118,13 @@ def _ngmix_measurement(data, rows):
                    'snr': np.full(n, np.nan), 'T': np.full(n, np.nan),
                    'Tpsf': np.full(n, np.nan)}
     picked = rows[found]
-    measurement['e'][found, 0] = np.asarray(data['g1'], float)[picked]
-    measurement['e'][found, 1] = np.asarray(data['g2'], float)[picked]
-    measurement['flags'][found] = np.asarray(data['flags'])[picked]
-    for key, col in (('snr', 's2n'), ('T', 'T'), ('Tpsf', 'Tpsf')):
-        measurement[key][found] = np.asarray(data[col], float)[picked]
+    for key, (_, columns) in _MEASUREMENTS.items():
+        for j, column in enumerate(columns):
+            values = np.asarray(data[column], None if key == 'flags' else float)[picked]
+            if key == 'e':
+                measurement[key][found, j] = values
+            else:
+                measurement[key][found] = values
     return measurement
 
 
@@ -167,19 +169,12 @@ def read_catalog(path):
     formats = 'a final_cat*.fits (HDU RESULTS) or ngmix*.fits (HDUs 1M 1P 2M 2P NOSHEAR)'
     if not os.path.isfile(path):
         raise InputError(f'{path}: no such catalogue; give {formats} with -i', path=path)
-    try:
-        with fits.open(path, memmap=False) as hdul:
-            names = [hdu.name for hdu in hdul]
-            if FINAL_HDU in names:
-                return catalog_from_final(hdul[FINAL_HDU].data, path)
-            if all(kind in names for kind in MCAL_TYPES):
-                return catalog_from_ngmix({kind: hdul[kind].data for kind in MCAL_TYPES}, path)
-    except InputError:
-        raise
-    except (OSError, ValueError, TypeError, KeyError, IndexError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f'{path}: cannot read the catalogue ({reason}); give {formats}',
-                         path=path) from None
+    with reading(path, 'catalogue', f'give {formats}'), fits.open(path, memmap=False) as hdul:
+        names = [hdu.name for hdu in hdul]
+        if FINAL_HDU in names:
+            return catalog_from_final(hdul[FINAL_HDU].data, path)
+        if all(kind in names for kind in MCAL_TYPES):
+            return catalog_from_ngmix({kind: hdul[kind].data for kind in MCAL_TYPES}, path)
     raise InputError(f'{path}: has HDUs {", ".join(names)} only; give {formats}', path=path)
 
 

@@ -11,8 +11,10 @@ multiplicative bias is measured to 1e-3 with thousands, not millions, of
 galaxies.
 Every epoch can have its own PSF (elliptical Moffat) and WCS Jacobian.
 
-The output feeds :func:`shapepipe.modules.ngmix_package.measure.measure`
-directly (:class:`Epochs` layout).
+The output is a dict of arrays in the layout of ``measure.Epochs`` of the
+ngmix package. This core module does not import a runner package:
+:func:`run_paired` is given the measurement (e.g.
+:func:`shapepipe.modules.ngmix_package.stamp_stores.measure_stamp_arrays`).
 """
 
 from dataclasses import dataclass, field
@@ -146,26 +148,27 @@ def simulate_pairs(config):
             'snr': snr, 'hlr': hlr, 'galaxy': galaxy}
 
 
-def _measure_chunk(config, settings, seed_offset):
+def _measure_chunk(config, measure, settings, seed_offset):
     """Simulate and measure one chunk; return the per-object arrays needed."""
     from dataclasses import replace
-
-    from shapepipe.modules.ngmix_package.measure import Epochs, measure
 
     chunk = replace(config, seed=config.seed * 100003 + seed_offset)
     sim = simulate_pairs(chunk)
     out = {'galaxy': sim['galaxy'] + seed_offset * 10 ** 7, 'snr': sim['snr']}
     for name in ('plus', 'minus'):
         rngs = [np.random.default_rng([chunk.seed, int(i)]) for i in sim['ids']]
-        tables = measure(sim['ids'], Epochs(**sim[name]), rngs, settings)
+        tables = measure(sim['ids'], sim[name], rngs, settings)
         out[name] = {kind: {key: tables[kind][key] for key in ('g1', 'g2', 'flags', 's2n', 'T',
                                                               'Tpsf')}
                      for kind in tables}
     return out
 
 
-def run_paired(config, settings=None, n_jobs=1, chunk_size=100):
+def run_paired(config, measure, settings=None, n_jobs=1, chunk_size=100):
     """Simulate and measure ``config.n_galaxies`` galaxies in chunks (joblib).
+
+    ``measure(ids, arrays, rngs, settings)`` returns ``{type: {column: array}}``
+    from a dict of stamp arrays (``simulate_pairs``' ``'plus'``/``'minus'``).
 
     Returns a dict with ``'plus'``/``'minus'`` (type -> columns), ``'galaxy'``
     and ``'snr'``, concatenated over chunks.
@@ -177,7 +180,7 @@ def run_paired(config, settings=None, n_jobs=1, chunk_size=100):
     n_chunks = max(1, int(np.ceil(config.n_galaxies / chunk_size)))
     sizes = [len(part) for part in np.array_split(np.arange(config.n_galaxies), n_chunks)]
     parts = Parallel(n_jobs=n_jobs)(
-        delayed(_measure_chunk)(replace(config, n_galaxies=size), settings, k)
+        delayed(_measure_chunk)(replace(config, n_galaxies=size), measure, settings, k)
         for k, size in enumerate(sizes))
     merged = {'galaxy': np.concatenate([p['galaxy'] for p in parts]),
               'snr': np.concatenate([p['snr'] for p in parts])}

@@ -38,7 +38,7 @@ def test_split_wcs_maps_truth_to_the_same_pixels(branch):
         offset = np.hypot(x - truth[f'x_{i}'][on], y - truth[f'y_{i}'][on])
         assert offset.max() < 0.05
     store = os.path.join(branch[0], 'output', 'log_exp_headers.sqlite')
-    from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+    from shapepipe.io.exposure_headers import read_exposure_headers
     headers = read_exposure_headers(store)
     assert sorted(headers) == sorted(str(o) for o in meta['odometer'])
     assert headers[str(meta['odometer'][0])][0]['ccd'] == 13
@@ -222,7 +222,7 @@ def test_tile_detection_and_epochs(branch):
 
 def test_multi_epoch_psf_matches_truth(branch):
     """psfex_interp MULTI-EPOCH: PSF stamps at tile galaxies vs the true PSF of each epoch."""
-    from sqlitedict import SqliteDict
+    from shapepipe.io.stores import open_store
 
     sp_run, _, truth, meta = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_*')):
@@ -232,8 +232,8 @@ def test_multi_epoch_psf_matches_truth(branch):
     tile_dir = latest_run(sp_run, 'run_sp_tile_2')
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
-    store = SqliteDict(os.path.join(run_dir, 'psfex_interp_runner', 'output',
-                                    'galaxy_psf-277-282.sqlite'), flag='r')
+    store = open_store(os.path.join(run_dir, 'psfex_interp_runner', 'output',
+                                    'galaxy_psf-277-282.sqlite'))
     assert len(store) == len(objects)
     dist, _ = match_truth(objects, truth)
     nearest, best = dist.argmin(axis=1), dist.min(axis=1)
@@ -278,7 +278,7 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
     """vignetmaker MULTI-EPOCH: a bright star's stamp is centred on its truth
     position to < 0.1 pixel in every epoch; CLASSIC weight stamps exist."""
     import galsim
-    from sqlitedict import SqliteDict
+    from shapepipe.io.stores import open_store
 
     sp_run, _, truth, meta = branch
     if not glob.glob(str(sp_run / 'output' / 'run_sp_tile_2*')):
@@ -292,8 +292,8 @@ def test_multi_epoch_stamps_are_centred_on_truth(branch):
     objects = fits.getdata(os.path.join(tile_dir, 'sextractor_runner', 'output',
                                         'tile_sexcat-277-282.fits'), 2)
     stars = truth[truth['is_star'] & (truth['mag'] > 18) & (truth['mag'] < 20.5)]
-    store = SqliteDict(os.path.join(run_dir, 'vignetmaker_runner_run_2', 'output',
-                                    'image_vignet-277-282.sqlite'), flag='r')
+    store = open_store(os.path.join(run_dir, 'vignetmaker_runner_run_2', 'output',
+                                    'image_vignet-277-282.sqlite'))
     checked = 0
     odometers = [str(o) for o in meta['odometer']]
     for star in stars:
@@ -519,9 +519,8 @@ def test_whole_tile_branch_config_gives_the_same_catalogue(branch):
 def test_epoch_stores_written_in_chunks_equal_one_pass(branch, tmp_path):
     """vignetmaker and psfex_interp MULTI-EPOCH write their stores a chunk of
     objects at a time; any chunk size gives the same store, entry for entry."""
-    from sqlitedict import SqliteDict
-
-    from shapepipe.modules.merge_headers_package.merge_headers import read_exposure_headers
+    from shapepipe.io.exposure_headers import read_exposure_headers
+    from shapepipe.io.stores import open_store
     from shapepipe.modules.psfex_interp_package.multi_epoch import interpolate_epochs
     from shapepipe.modules.vignetmaker_package.multi_epoch import multi_epoch_stamps
 
@@ -540,8 +539,8 @@ def test_epoch_stores_written_in_chunks_equal_one_pass(branch, tmp_path):
                                     str(tmp_path / f'psf_{chunk}.sqlite'), chunk=chunk)
         assert counts[1] > 0
     for kind in ('image', 'psf'):
-        with SqliteDict(str(tmp_path / f'{kind}_7.sqlite'), flag='r') as small, \
-                SqliteDict(str(tmp_path / f'{kind}_1000000.sqlite'), flag='r') as whole:
+        with open_store(str(tmp_path / f'{kind}_7.sqlite')) as small, \
+                open_store(str(tmp_path / f'{kind}_1000000.sqlite')) as whole:
             assert list(small.keys()) == list(whole.keys())
             for number in whole.keys():
                 a, b = small[number], whole[number]

@@ -9,6 +9,7 @@ from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
 from shapepipe.modules.ngmix_package.measure import Epochs, Settings, measure
 from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images, type_shear
+from shapepipe.modules.ngmix_package.stamp_stores import measure_stamp_arrays
 from shapepipe.simulation.shear_stamps import (StampSimConfig, paired_bias, run_paired,
                                                simulate_pairs)
 
@@ -195,7 +196,7 @@ def test_shear_bias_single_epoch():
     """Noise-paired, rotated-pair stamps, elliptical PSF (|g| = 0.05), S/N 20-100:
     |m| < 5e-3 and |c| < 5e-4 (the issue's CI figures)."""
     config = StampSimConfig(n_galaxies=1000, seed=21, shear=(0.02, 0.0))
-    result = run_paired(config, n_jobs=2, chunk_size=125)
+    result = run_paired(config, measure_stamp_arrays, n_jobs=2, chunk_size=125)
     bias = paired_bias(result, config.shear, n_boot=100)
     print(bias)
     assert bias['n'] >= 0.99 * 4 * config.n_galaxies

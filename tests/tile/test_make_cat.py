@@ -72,8 +72,7 @@ def test_empty_tile_and_no_shapes(tmp_path):
 
 
 def test_save_psf_data(tmp_path):
-    from sqlitedict import SqliteDict
-
+    from shapepipe.io.stores import write_store
     from shapepipe.modules.make_cat_package.final_catalog import PSF_FLAG_NO_EPOCH
 
     _tile_catalog(tmp_path / 'tile_sexcat-277-282.fits', 3)
@@ -82,13 +81,11 @@ def test_save_psf_data(tmp_path):
             hdul.append(fits.BinTableHDU.from_columns(
                 [fits.Column('NUMBER', 'J', array=[1, 2, 3])], name=f'EPOCH_{i - 1}'))
     store_path = tmp_path / 'galaxy_psf-277-282.sqlite'
-    with SqliteDict(str(store_path)) as store:
-        shapes = {'E1_PSF_HSM': 0.01, 'E2_PSF_HSM': -0.02, 'SIGMA_PSF_HSM': 1.5,
-                  'FLAG_PSF_HSM': 0}
-        store['1'] = {'2113737-10': {'SHAPES': shapes}, '2113874-3': {'SHAPES': shapes}}
-        store['2'] = {'2113874-3': {'SHAPES': dict(shapes, FLAG_PSF_HSM=1)}}
-        store['3'] = 'empty'
-        store.commit()
+    shapes = {'E1_PSF_HSM': 0.01, 'E2_PSF_HSM': -0.02, 'SIGMA_PSF_HSM': 1.5, 'FLAG_PSF_HSM': 0}
+    write_store(str(store_path), {
+        '1': {'2113737-10': {'SHAPES': shapes}, '2113874-3': {'SHAPES': shapes}},
+        '2': {'2113874-3': {'SHAPES': dict(shapes, FLAG_PSF_HSM=1)}},
+        '3': 'empty'})
     out = tmp_path / 'final_cat-277-282.fits'
     make_final_catalog(str(out), str(tmp_path / 'tile_sexcat-277-282.fits'), '277.282',
                        psf_store=str(store_path))

@@ -37,13 +37,13 @@ import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from shapepipe.modules.mccd_package import fit as mccd_fit
-from shapepipe.modules.mccd_package.preprocessing import group_by_exposure, preprocess_exposure
-from shapepipe.modules.mccd_package.settings import read_settings
-from shapepipe.modules.piff_package import fit as piff_fit
-from shapepipe.modules.piff_package.model import read_piff_config
+from shapepipe.psf.mccd import fit as mccd_fit
+from shapepipe.psf.mccd.preprocessing import group_by_exposure, preprocess_exposure
+from shapepipe.psf.mccd.settings import read_settings
+from shapepipe.psf.piff import fit as piff_fit
+from shapepipe.psf.piff.model import read_piff_config
 from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.psf.shapes import hsm_shapes
 from shapepipe.simulation.render import true_psf_stamps
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -2,27 +2,10 @@
 
 import os
 
-from shapepipe.errors import ConfigError
-from shapepipe.modules.mccd_package.fit import fit_exposure
-from shapepipe.modules.mccd_package.settings import read_settings
+from shapepipe.psf.mccd.fit import fit_exposure
+from shapepipe.psf.mccd.settings import read_settings
 from shapepipe.modules.module_decorator import Output, module_runner
-from shapepipe.pipeline.options import Option
-
-#: Options shared by the MCCD fit and validation runners (ShapePipe's keys).
-MCCD_OPTIONS = [
-    Option('CONFIG_PATH', 'str', doc='MCCD config file (config_MCCD.ini)'),
-    Option('MODE', 'str', 'FIT', 'FIT, FIT_VALIDATION or VALIDATION (must match the runner)',
-           choices=('FIT', 'FIT_VALIDATION', 'VALIDATION')),
-    Option('VERBOSE', 'bool', False, 'Log the MCCD settings'),
-]
-
-
-def check_mode(opts, mode, config, section):
-    """ConfigError unless MODE is the runner's mode (as ShapePipe requires)."""
-    if opts['MODE'] != mode:
-        raise ConfigError(f'{config.where(section)}MODE = {opts["MODE"]}: this runner needs '
-                          f'MODE = {mode}')
-
+from shapepipe.psf.runner_support import MCCD_OPTIONS, check_mode
 
 @module_runner(
     version='1.1',

@@ -2,10 +2,10 @@
 
 import os
 
-from shapepipe.modules.mccd_fit_runner import MCCD_OPTIONS, check_mode
-from shapepipe.modules.mccd_package.fit import fit_exposure, validate_exposure
-from shapepipe.modules.mccd_package.settings import read_settings
+from shapepipe.psf.mccd.fit import fit_exposure, validate_exposure
+from shapepipe.psf.mccd.settings import read_settings
 from shapepipe.modules.module_decorator import Output, module_runner
+from shapepipe.psf.runner_support import MCCD_OPTIONS, check_mode
 
 
 @module_runner(

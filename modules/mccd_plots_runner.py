@@ -9,8 +9,8 @@ from astropy.io import fits
 from shapepipe.commands.mean_shapes import make_plots
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.mccd_package.plots import histograms, select_stars
-from shapepipe.modules.mccd_package.rho_stats import rho_statistics, write_rho_statistics
+from shapepipe.psf.mccd.plots import histograms, select_stars
+from shapepipe.psf.mccd.rho_stats import rho_statistics, write_rho_statistics
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.pipeline.options import Option
 

@@ -3,8 +3,8 @@
 import os
 
 from shapepipe.errors import InputError, ModuleError
-from shapepipe.modules.mccd_package.preprocessing import group_by_exposure, preprocess_exposure
-from shapepipe.modules.mccd_package.settings import read_settings
+from shapepipe.psf.mccd.preprocessing import group_by_exposure, preprocess_exposure
+from shapepipe.psf.mccd.settings import read_settings
 from shapepipe.modules.module_decorator import module_runner
 from shapepipe.pipeline.options import Option
 

@@ -2,10 +2,10 @@
 
 import os
 
-from shapepipe.modules.mccd_fit_runner import MCCD_OPTIONS, check_mode
-from shapepipe.modules.mccd_package.fit import validate_exposure
-from shapepipe.modules.mccd_package.model import MCCDModel
+from shapepipe.psf.mccd.fit import validate_exposure
+from shapepipe.psf.mccd.model import MCCDModel
 from shapepipe.modules.module_decorator import Output, module_runner
+from shapepipe.psf.runner_support import MCCD_OPTIONS, check_mode
 
 
 @module_runner(

@@ -1,8 +1,8 @@
 """Evaluate Piff models at object positions: CLASSIC, VALIDATION or MULTI-EPOCH."""
 
-from shapepipe.modules.mccd_interp_runner import INTERP_OPTIONS, interpolate_models
-from shapepipe.modules.module_decorator import Output, module_runner
-from shapepipe.modules.piff_package.model import PiffModel
+from shapepipe.modules.module_decorator import module_runner
+from shapepipe.psf.piff.model import PiffModel
+from shapepipe.psf.runner_support import INTERP_OPTIONS, INTERP_OUTPUTS, interpolate_models
 from shapepipe.pipeline.options import Option
 
 
@@ -11,9 +11,7 @@ from shapepipe.pipeline.options import Option
     input_module=['sextractor_runner'],
     file_pattern=['sexcat'],
     file_ext=['.fits'],
-    outputs=[Output('psf', 'galaxy_psf{num}.fits', 'fits', when='MODE=CLASSIC'),
-             Output('psf_store', 'galaxy_psf{num}.sqlite', 'sqlite', when='MODE=MULTI-EPOCH'),
-             Output('validation', 'validation_psf{num}.fits', 'fits', when='MODE=VALIDATION')],
+    outputs=INTERP_OUTPUTS,
     depends=['numpy', 'astropy', 'galsim', 'sqlitedict', 'piff'],
     options=INTERP_OPTIONS + [
         Option('PSF_MODEL_DIR', 'str', 'piff_runner',

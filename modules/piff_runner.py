@@ -2,10 +2,10 @@
 
 import os
 
-from shapepipe.modules.mccd_package.fit import validate_exposure
+from shapepipe.psf.mccd.fit import validate_exposure
 from shapepipe.modules.module_decorator import Output, module_runner
-from shapepipe.modules.piff_package.fit import fit_exposure
-from shapepipe.modules.piff_package.model import read_piff_config
+from shapepipe.psf.piff.fit import fit_exposure
+from shapepipe.psf.piff.model import read_piff_config
 from shapepipe.pipeline.options import Option
 
 

@@ -11,10 +11,10 @@ import pytest
 from astropy.io import fits
 from astropy.table import Table
 
-from shapepipe.modules.mccd_package.model import MCCDModel, focal_plane_positions
-from shapepipe.modules.mccd_package.starlet import starlet_filters
-from shapepipe.modules.piff_package.model import PiffModel
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.psf.mccd.model import MCCDModel, focal_plane_positions
+from shapepipe.psf.mccd.starlet import starlet_filters
+from shapepipe.psf.piff.model import PiffModel
+from shapepipe.psf.shapes import hsm_shapes
 
 BIN = os.path.dirname(sys.executable)
 EXPOSURE = '2100001'
@@ -280,7 +280,7 @@ def test_piff_runners(field):
 
 def test_piff_model_with_pickled_parts_is_refused(field, tmp_path):
     from shapepipe.errors import InputError
-    from shapepipe.modules.piff_package.model import load_model
+    from shapepipe.psf.piff.model import load_model
     _, run_dir, _ = field
     with fits.open(output(run_dir, 'piff_runner', f'piff_model-{EXPOSURE}.piff')) as hdul:
         extra = fits.BinTableHDU(name='psf_wcs')
@@ -311,7 +311,7 @@ def test_multi_epoch_store_holds_the_model_at_every_epoch(field, tmp_path, kind)
     epochs on a CCD without a model are left out, objects without any epoch are 'empty'."""
     from astropy.wcs import WCS
     from shapepipe.io.epochs import open_object_store
-    from shapepipe.modules.mccd_package.interpolate import interpolate_epochs
+    from shapepipe.psf.mccd.interpolate import interpolate_epochs
     _, run_dir, _ = field
     wcs = {}
     for ccd in (12, 13, 14):

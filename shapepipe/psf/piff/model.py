@@ -21,7 +21,7 @@ from astropy.io import fits
 
 from shapepipe.errors import ConfigError, InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.mccd_package.model import focal_plane_positions
+from shapepipe.psf.mccd.model import focal_plane_positions
 
 #: Pixel scale [arcsec] of the stamps' (constant) WCS and of the focal-plane u, v.
 PIXEL_SCALE = 0.187
@@ -129,7 +129,7 @@ def load_model(path):
 
 class PiffModel:
     """An exposure's Piff PSF evaluated at local CCD positions (same interface as
-    :class:`shapepipe.modules.mccd_package.model.MCCDModel`)."""
+    :class:`shapepipe.psf.mccd.model.MCCDModel`)."""
 
     def __init__(self, path_or_psf, stamp_size=51):
         self.psf = load_model(path_or_psf) if isinstance(path_or_psf, str) else path_or_psf

@@ -3,8 +3,8 @@
 import numpy as np
 
 from shapepipe.errors import ModuleError
-from shapepipe.modules.mccd_package.fit import training_stars
-from shapepipe.modules.piff_package.model import PiffModel, fit_model, save_model
+from shapepipe.psf.mccd.fit import training_stars
+from shapepipe.psf.piff.model import PiffModel, fit_model, save_model
 
 
 def fit_exposure(train_path, model_path, psf_config, min_n_stars=20, log=None):

@@ -12,10 +12,12 @@ import numpy as np
 
 from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.epochs import STORE_CHUNK, epoch_groups, read_epochs, write_epoch_store
-from shapepipe.modules.mccd_package.model import MCCDModel
-from shapepipe.modules.psfex_interp_package.interpolate import _positions, _write, read_objects
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes, psf_store_entries
-from shapepipe.modules.psfex_interp_package.validation_table import validation_table
+from shapepipe.psf.mccd.model import MCCDModel
+from shapepipe.psf.catalogs import positions as _positions
+from shapepipe.psf.catalogs import read_objects
+from shapepipe.psf.catalogs import write_table as _write
+from shapepipe.psf.shapes import hsm_shapes, psf_store_entries
+from shapepipe.psf.validation_table import validation_table
 from astropy.table import Table
 
 

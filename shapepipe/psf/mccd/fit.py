@@ -6,11 +6,11 @@ from astropy.io import fits
 
 from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.mccd_package import settings as mccd_settings
-from shapepipe.modules.mccd_package.model import MCCDModel, fit_model, save_model
-from shapepipe.modules.mccd_package.preprocessing import read_star_file
-from shapepipe.modules.mccd_package.starlet import starlet_filters
-from shapepipe.modules.psfex_interp_package.validation_table import validation_table
+from shapepipe.psf.mccd import settings as mccd_settings
+from shapepipe.psf.mccd.model import MCCDModel, fit_model, save_model
+from shapepipe.psf.mccd.preprocessing import read_star_file
+from shapepipe.psf.mccd.starlet import starlet_filters
+from shapepipe.psf.validation_table import validation_table
 
 
 def snr_weights(snr):

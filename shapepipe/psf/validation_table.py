@@ -9,7 +9,7 @@ read it.
 import numpy as np
 from astropy.table import Table
 
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.psf.shapes import hsm_shapes
 
 
 def validation_table(number, x, y, models, vignets, extra=None, accepted=0, chi2=np.nan):

@@ -19,8 +19,8 @@ from astropy.table import Table
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
-from shapepipe.modules.mccd_package.model import focal_plane_positions
-from shapepipe.modules.psfex_interp_package.shapes import MASKED_VALUE, hsm_shapes
+from shapepipe.psf.mccd.model import focal_plane_positions
+from shapepipe.psf.shapes import MASKED_VALUE, hsm_shapes
 
 #: Per-CCD flag bits of the CCD_STATUS table.
 CCD_FLAGS = {

@@ -14,7 +14,12 @@ from shapepipe.pipeline.options import Option
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000-0',
     run_method='serial',
-    options=[Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)')],
+    options=[Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)'),
+             Option('PSF_MODEL', 'str', 'psfex', 'Model of the validation catalogues; all '
+                    'share one format', choices=('psfex', 'mccd', 'piff', 'setools')),
+             Option('CONFIG_PATH', 'str', '', 'Accepted (ShapePipe MCCD configs); unused'),
+             Option('MODE', 'str', '', 'Accepted (ShapePipe MCCD configs); unused'),
+             Option('VERBOSE', 'bool', False, 'Accepted (ShapePipe MCCD configs); unused')],
 )
 def merge_starcat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
                          w_log):

@@ -19,6 +19,14 @@ def ccd_and_exposure(path):
     return int(match.group(1)), int(match.group(2))
 
 
+def exposure_number(path):
+    """``validation_psf-2113737.fits`` -> 2113737."""
+    match = re.search(r'-(\d+)\.fits$', os.path.basename(path))
+    if not match:
+        raise InputError(f'{path}: no -<exposure> number in the name', path=path)
+    return int(match.group(1))
+
+
 def merge_star_catalogs(paths, output):
     """Write the merged table (columns of the inputs + EXP_NB, CCD_NB); return its length."""
     tables = []
@@ -27,9 +35,12 @@ def merge_star_catalogs(paths, output):
             table = Table.read(path, hdu=1)
         except (OSError, ValueError) as error:
             raise InputError(f'{path}: cannot read ({error})', path=path) from None
-        exposure, ccd = ccd_and_exposure(path)
-        table['EXP_NB'] = np.full(len(table), exposure, np.int64)
-        table['CCD_NB'] = np.full(len(table), ccd, np.int16)
+        if 'CCD_NB' in table.colnames:   # one file per exposure (MCCD): validation_psf-<exp>
+            table['EXP_NB'] = np.full(len(table), exposure_number(path), np.int64)
+        else:
+            exposure, ccd = ccd_and_exposure(path)
+            table['EXP_NB'] = np.full(len(table), exposure, np.int64)
+            table['CCD_NB'] = np.full(len(table), ccd, np.int16)
         tables.append(table)
     merged = vstack(tables) if tables else Table()
     with atomic_path(output) as tmp:

@@ -18,6 +18,7 @@ $(STAMP): requirements.txt setup.py pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements.txt > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
 	$(PY) -m pip install -q --no-deps -e . >> $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log; exit 1; }
+	$(PY) scripts/drop_mccd_tests.py
 	$(PY) -c "import shapepipe.pipeline.run, galsim, astropy, sqlitedict, mpi4py.MPI"
 	@touch $(STAMP)
 

@@ -9,7 +9,11 @@ The exposure-branch issue's targets are |<de>| < 1e-3 per component, RMS <
 5e-3 and |<dT/T>| < 3e-3.
 
 Usage:
-    .venv/bin/python benchmarks/bench_psf_model.py [SP_RUN]
+    .venv/bin/python benchmarks/bench_psf_model.py [SP_RUN] [--all-models]
+
+``--all-models`` then compares PSFEx, MCCD and Piff with the same truth at stars,
+galaxies and by distance to the CCD edge, with speed and memory
+(``bench_psf_models.py``, which can also run alone).
 
 SP_RUN is a simulated run directory on which config_prepare.ini and
 config_exp.ini have run (e.g. ``demo_run`` after ``make demo``). Without it,
@@ -82,4 +86,8 @@ def main(sp_run=None):
 
 
 if __name__ == '__main__':
-    main(*sys.argv[1:2])
+    args = [a for a in sys.argv[1:] if a != '--all-models']
+    main(*args[:1])
+    if '--all-models' in sys.argv and args:
+        import bench_psf_models
+        bench_psf_models.main(args[0])

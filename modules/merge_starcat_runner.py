@@ -16,15 +16,13 @@ from shapepipe.pipeline.options import Option
     depends=['numpy', 'astropy'],
     numbering_scheme='-0000000-0',
     run_method='serial',
-    options=[
-        Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)'),
-        Option('PSF_MODEL', 'str', 'psfex', 'What the inputs are: psfex or mccd PSF validation '
-               'catalogues (merged column by column), setools star selections (positions, '
-               'moments, flags)', choices=('psfex', 'mccd', 'setools')),
-        Option('CONFIG_PATH', 'str', '', 'Unused; accepted for ShapePipe configs'),
-        Option('MODE', 'str', '', 'Unused; accepted for ShapePipe configs'),
-        Option('VERBOSE', 'bool', False, 'Unused; accepted for ShapePipe configs'),
-    ],
+    options=[Option('OUTPUT_PATH', 'str', '', 'Output directory (default: the module output)'),
+             Option('PSF_MODEL', 'str', 'psfex', 'What the inputs are: psfex, mccd or piff '
+                    'validation catalogues (one format, merged column by column), setools star '
+                    'selections (positions, moments, flags)', choices=('psfex', 'mccd', 'piff', 'setools')),
+             Option('CONFIG_PATH', 'str', '', 'Accepted (ShapePipe MCCD configs); unused'),
+             Option('MODE', 'str', '', 'Accepted (ShapePipe MCCD configs); unused'),
+             Option('VERBOSE', 'bool', False, 'Accepted (ShapePipe MCCD configs); unused')],
 )
 def merge_starcat_runner(input_file_list, run_dirs, file_number_string, config, module_config_sec,
                          w_log):

@@ -12,12 +12,19 @@ from shapepipe.io.atomic import atomic_path
 
 
 def ccd_and_exposure(path):
-    """``validation_psf-2113737-10.fits`` -> (2113737, 10); a whole-exposure file
-    (MCCD's ``validation_psf-2113737.fits``) has CCD -1."""
-    match = re.search(r'-(\d+)(?:-(\d+))?\.fits$', os.path.basename(path))
+    """``validation_psf-2113737-10.fits`` -> (2113737, 10)."""
+    match = re.search(r'-(\d+)-(\d+)\.fits$', os.path.basename(path))
     if not match:
-        raise InputError(f'{path}: no -<exposure>[-<ccd>] number in the name', path=path)
-    return int(match.group(1)), int(match.group(2) or -1)
+        raise InputError(f'{path}: no -<exposure>-<ccd> number in the name', path=path)
+    return int(match.group(1)), int(match.group(2))
+
+
+def exposure_number(path):
+    """``validation_psf-2113737.fits`` -> 2113737."""
+    match = re.search(r'-(\d+)\.fits$', os.path.basename(path))
+    if not match:
+        raise InputError(f'{path}: no -<exposure> number in the name', path=path)
+    return int(match.group(1))
 
 
 def merge_star_catalogs(paths, output):
@@ -28,9 +35,11 @@ def merge_star_catalogs(paths, output):
             table = Table.read(path, hdu=1)
         except (OSError, ValueError) as error:
             raise InputError(f'{path}: cannot read ({error})', path=path) from None
-        exposure, ccd = ccd_and_exposure(path)
-        table['EXP_NB'] = np.full(len(table), exposure, np.int64)
-        if ccd >= 0 or 'CCD_NB' not in table.colnames:
+        if 'CCD_NB' in table.colnames:   # one file per exposure (MCCD): validation_psf-<exp>
+            table['EXP_NB'] = np.full(len(table), exposure_number(path), np.int64)
+        else:
+            exposure, ccd = ccd_and_exposure(path)
+            table['EXP_NB'] = np.full(len(table), exposure, np.int64)
             table['CCD_NB'] = np.full(len(table), ccd, np.int16)
         tables.append(table)
     merged = vstack(tables) if tables else Table()

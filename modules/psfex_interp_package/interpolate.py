@@ -1,13 +1,15 @@
 """PSF at catalogue positions: CLASSIC (galaxies) and VALIDATION (stars)."""
 
 import numpy as np
-from astropy.io import fits
 from astropy.table import Table
 
 from shapepipe.errors import InputError, ModuleError
-from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
+from shapepipe.psf.catalogs import positions as _positions
+from shapepipe.psf.catalogs import read_objects  # noqa: F401 (used by other modules)
+from shapepipe.psf.catalogs import write_table as _write
+from shapepipe.psf.validation_table import validation_table
 
 
 def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
@@ -20,24 +22,6 @@ def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
         raise ModuleError(f'{path}: chi2 {model.chi2:.2f} > CHI2_THRESH = {chi2_thresh}: no PSF '
                           f'for this CCD', path=path)
     return model
-
-
-def read_objects(path, hdu=2):
-    """Catalogue rows (FITS_LDAC HDU 2, or HDU 1 of a plain table)."""
-    try:
-        with fits.open(path) as hdul:
-            index = hdu if len(hdul) > hdu else 1
-            return Table(hdul[index].data)
-    except (OSError, IndexError) as error:
-        raise InputError(f'{path}: cannot read the catalogue ({error})', path=path) from None
-
-
-def _positions(table, position_params, path):
-    missing = [p for p in position_params if p not in table.colnames]
-    if missing:
-        raise InputError(f'{path} has no column {missing[0]}: fix POSITION_PARAMS', path=path)
-    return (np.asarray(table[position_params[0]], float),
-            np.asarray(table[position_params[1]], float))
 
 
 def classic(model, catalog_path, position_params, output_path, get_shapes=True):
@@ -64,24 +48,10 @@ def validation(model, star_path, position_params, output_path):
     vignets = np.asarray(table['VIGNET'], float) if len(table) else np.zeros((0, 1, 1))
     size = vignets.shape[-1]
     models = model.stamps(x, y, size=size) if len(x) else np.zeros((0, size, size))
-    e1_psf, e2_psf, sig_psf, flag_psf = hsm_shapes(models)
-    e1_star, e2_star, sig_star, flag_star = hsm_shapes(vignets)
-    out = Table()
-    out['NUMBER'] = table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1
-    out['X'], out['Y'] = x, y
-    for name, column in (('RA', 'XWIN_WORLD'), ('DEC', 'YWIN_WORLD'), ('MAG', 'MAG_AUTO'),
-                         ('SNR', 'SNR_WIN')):
-        out[name] = table[column] if column in table.colnames else np.full(len(x), np.nan)
-    out['E1_PSF_HSM'], out['E2_PSF_HSM'] = e1_psf, e2_psf
-    out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = sig_psf, flag_psf
-    out['E1_STAR_HSM'], out['E2_STAR_HSM'] = e1_star, e2_star
-    out['SIGMA_STAR_HSM'], out['FLAG_STAR_HSM'] = sig_star, flag_star
-    out['ACCEPTED'] = np.full(len(x), model.accepted)
-    out['CHI2_PSF'] = np.full(len(x), model.chi2)
+    number = table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1
+    extra = {name: table[column] for name, column in (
+        ('RA', 'XWIN_WORLD'), ('DEC', 'YWIN_WORLD'), ('MAG', 'MAG_AUTO'), ('SNR', 'SNR_WIN'))
+        if column in table.colnames}
+    out = validation_table(number, x, y, models, vignets, extra, model.accepted, model.chi2)
     _write(out, output_path)
     return out
-
-
-def _write(table, path):
-    with atomic_path(path) as tmp:
-        table.write(tmp, format='fits')

@@ -1,31 +1,6 @@
-"""Adaptive-moment (HSM) shapes of stamps, with named failure flags."""
+"""Adaptive-moment (HSM) shapes of stamps: shared with other PSF modules from
+:mod:`shapepipe.psf.shapes`."""
 
-import galsim
-import numpy as np
-
-FLAG_HSM_FAILED = 1
-FLAG_NO_DATA = 2
-MASKED_VALUE = -1e29   # SExtractor writes -1e30 in VIGNET pixels off the image
-
-
-def hsm_shapes(stamps):
-    """(g1, g2, sigma [pixels], flag) for each stamp; masked pixels get weight 0."""
-    n = len(stamps)
-    g1, g2, sigma = np.full(n, -10.0), np.full(n, -10.0), np.full(n, -10.0)
-    flags = np.zeros(n, np.int32)
-    for i, stamp in enumerate(stamps):
-        stamp = np.asarray(stamp, float)
-        good = np.isfinite(stamp) & (stamp > MASKED_VALUE)
-        if good.sum() < 10:
-            flags[i] = FLAG_NO_DATA
-            continue
-        image = galsim.Image(np.where(good, stamp, 0.0))
-        weight = galsim.Image(good.astype(np.int32))
-        try:
-            moments = galsim.hsm.FindAdaptiveMom(image, weight=weight, strict=True)
-        except galsim.GalSimError:
-            flags[i] = FLAG_HSM_FAILED
-            continue
-        g1[i], g2[i] = moments.observed_shape.g1, moments.observed_shape.g2
-        sigma[i] = moments.moments_sigma
-    return g1, g2, sigma, flags
+from shapepipe.psf.shapes import (  # noqa: F401 (re-exported)
+    FLAG_HSM_FAILED, FLAG_NO_DATA, MASKED_VALUE, hsm_shapes, psf_store_entries,
+)

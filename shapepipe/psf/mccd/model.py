@@ -1,0 +1,220 @@
+"""One MCCD model per exposure: fit, safe storage and evaluation at CCD positions.
+
+The fit is the ``mccd`` package's (Liaudat et al. 2021, A&A 646, A27): a
+global polynomial model over the focal plane plus a local model per CCD,
+both sparse in the starlet domain. The starlet filters are computed by
+:func:`starlet_filters` (the wheels lack Sparse2D).
+
+Storage: ``mccd.MCCD.quicksave`` writes a pickled object array (``.npy``
+with ``allow_pickle``); a file we read must not be able to run code, so the
+fitted arrays go into an ``.npz`` of plain arrays (``fitted_model-<exp>.npz``)
+read with ``allow_pickle=False``.
+
+Evaluation reproduces ``MCCD.interpolate_psf_pipeline``: for every position
+the 15 nearest training stars of its CCD, a thin-plate radial-basis
+interpolation of the local and global weights, the PSF re-centred on the
+stamp centre by a Lanczos shift of its HSM centroid, unit sum. (MCCD applies
+the x shift along rows; we shift x along columns, so the stamps are centred.) The radial
+basis system is the same for every weight component, so it is solved once
+per position for all of them (scipy's ``Rbf`` solves it once per component,
+53 times with the default settings); the result is the same to rounding
+(``tests/psf/test_mccd.py``).
+"""
+
+import types
+
+import galsim
+import numpy as np
+from scipy.signal import fftconvolve
+from scipy.special import xlogy
+
+from shapepipe.errors import InputError, ModuleError
+from shapepipe.io.atomic import atomic_path
+
+#: Neighbours used to interpolate the weights (MCCD's fixed choice).
+N_NEIGHBOURS = 15
+
+
+class _NumpyStackingGenerators(types.ModuleType):
+    """numpy for ``mccd.utils``, whose ``GraphBuilder`` passes a generator to
+    ``np.vstack`` (an error since numpy 1.24): stacking accepts any iterable."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def vstack(arrays, *args, **kwargs):
+        return np.vstack(list(arrays), *args, **kwargs)
+
+
+def _mccd():
+    """The mccd package, imported on first use (it warns about pysap on import)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        import mccd
+        import mccd.utils
+    if not isinstance(mccd.utils.np, _NumpyStackingGenerators):
+        mccd.utils.np = _NumpyStackingGenerators('numpy')
+    return mccd
+
+
+def focal_plane_positions(ccd, x, y):
+    """Local CCD pixel positions -> MCCD's global (CFIS MegaCam) focal-plane pixels."""
+    loc2glob = _mccd().mccd_utils.Loc2Glob()
+    return np.array([loc2glob.loc2glob_img_coord(int(ccd), xi, yi) for xi, yi in zip(x, y)],
+                    float).reshape(-1, 2)
+
+
+def fit_model(stars, positions, ccds, masks, instance_kw, fit_kw, filters, snr_weights=None):
+    """Fit MCCD on one exposure's stars (regular format ``(n, ny, nx)``).
+
+    Returns the fitted ``mccd.MCCD`` instance.
+    """
+    mccd = _mccd()
+    from mccd import utils
+    unique = np.unique(ccds).astype(int)
+    star_list = [utils.rca_format(stars[ccds == c]) for c in unique]
+    mask_list = [utils.rca_format(masks[ccds == c]) for c in unique]
+    pos_list = [positions[ccds == c] for c in unique]
+    snr_list = None if snr_weights is None else [snr_weights[ccds == c] for c in unique]
+    model = mccd.MCCD(**instance_kw, filters=filters, verbose=False)
+    model.fit(star_list, pos_list, [int(c) for c in unique], mask_list, snr_list, **fit_kw)
+    return model
+
+
+def save_model(model, path):
+    """Write the fitted arrays of ``model`` to ``path`` (.npz, no pickle), atomically."""
+    arrays = {
+        'n_comp_loc': np.int64(model.n_comp_loc), 'd_comp_glob': np.int64(model.d_comp_glob),
+        'min_d_comp_glob': np.int64(-1 if model.min_d_comp_glob is None
+                                    else model.min_d_comp_glob),
+        'upfact': np.int64(model.upfact), 'n_ccd': np.int64(model.n_ccd),
+        'ccd_list': np.asarray(model.ccd_list, np.int64),
+        'flux_ref': np.asarray(model.flux_ref, float),
+        'psf_size': np.float64(model.psf_size),
+    }
+    for name in ('obs_pos', 'A_loc', 'A_glob', 'S', 'VT', 'Pi', 'alpha'):
+        for k, array in enumerate(getattr(model, name)):
+            arrays[f'{name}_{k}'] = np.asarray(array, float)
+    with atomic_path(path) as tmp:
+        with open(tmp, 'wb') as handle:
+            np.savez(handle, **arrays)
+
+
+def load_model(path):
+    """The fitted ``mccd.MCCD`` stored by :func:`save_model`; InputError if unreadable."""
+    mccd = _mccd()
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        min_d = int(arrays['min_d_comp_glob'])
+        model = mccd.MCCD(int(arrays['n_comp_loc']), int(arrays['d_comp_glob']),
+                          min_d_comp_glob=None if min_d < 0 else min_d,
+                          upfact=int(arrays['upfact']), verbose=False)
+        n_ccd = int(arrays['n_ccd'])
+        model.n_ccd = n_ccd
+        model.ccd_list = [int(c) for c in arrays['ccd_list']]
+        model.flux_ref = arrays['flux_ref']
+        model.psf_size = float(arrays['psf_size'])
+        counts = {'obs_pos': n_ccd, 'A_loc': n_ccd, 'A_glob': n_ccd, 'S': n_ccd + 1,
+                  'VT': n_ccd, 'Pi': n_ccd, 'alpha': n_ccd + 1}
+        for name, count in counts.items():
+            setattr(model, name, [arrays[f'{name}_{k}'] for k in range(count)])
+    except (OSError, ValueError, KeyError) as error:
+        raise InputError(f'{path}: not an MCCD model written by mccd_fit_runner ({error}); '
+                         f'rerun mccd_fit_runner', path=path) from None
+    model.is_fitted = True
+    return model
+
+
+def _thin_plate(r):
+    return xlogy(r ** 2, r)
+
+
+def interpolated_weights(model, ccd_index, positions):
+    """Local and global weights at ``positions`` (global pixels): RBF over the
+    15 nearest training stars of the CCD, as ``MCCD.estimate_psf``."""
+    obs = model.obs_pos[ccd_index]
+    values = np.concatenate([model.A_loc[ccd_index], model.A_glob[ccd_index]]).T  # (n_obs, k)
+    n_loc = model.A_loc[ccd_index].shape[0]
+    out = np.empty((len(positions), values.shape[1]))
+    for j, pos in enumerate(positions):
+        order = np.argsort(np.linalg.norm(obs - pos, axis=1))[:N_NEIGHBOURS]
+        nbs = obs[order]
+        kernel = _thin_plate(np.linalg.norm(nbs[:, None, :] - nbs[None, :, :], axis=2))
+        coeffs = np.linalg.solve(kernel, values[order])
+        out[j] = _thin_plate(np.linalg.norm(nbs - pos, axis=1)) @ coeffs
+    return out[:, :n_loc].T, out[:, n_loc:].T
+
+
+def _lanczos_1d(shift, radius):
+    offsets = shift[:, None] - (np.arange(2 * radius + 1) - radius)[None, :]
+    return np.sinc(offsets) * np.sinc(offsets / radius)
+
+
+def centred(psfs):
+    """Shift each PSF so its HSM centroid is the stamp centre (Lanczos kernel
+    of radius 3 sigma, as MCCD's ``interpolate_psf_pipeline``) and normalise to
+    unit sum.
+
+    Returns the stamps and a failure flag per stamp (HSM did not converge:
+    the stamp is left uncentred).
+    """
+    n, ny, nx = psfs.shape
+    centre = np.array([nx / 2.0, ny / 2.0])
+    sigmas = np.empty(n)
+    shifts = np.zeros((n, 2))
+    failed = np.zeros(n, bool)
+    for j, psf in enumerate(psfs):
+        moments = galsim.hsm.FindAdaptiveMom(galsim.Image(psf), strict=False)
+        failed[j] = bool(moments.error_message)
+        sigmas[j] = moments.moments_sigma
+        if not failed[j]:
+            shifts[j] = centre - [moments.moments_centroid.x - 0.5,
+                                  moments.moments_centroid.y - 0.5]
+    good = sigmas[~failed]
+    radius = int(np.ceil(3.0 * good.max())) if good.size else 8
+    # The x shift moves columns (axis 1), the y shift rows (axis 0); MCCD's
+    # kernel applies the x shift to axis 0, which leaves PSFs off-centre.
+    kx = _lanczos_1d(shifts[:, 0], radius)
+    ky = _lanczos_1d(shifts[:, 1], radius)
+    out = np.empty_like(psfs)
+    for j in range(n):
+        out[j] = fftconvolve(psfs[j], np.outer(ky[j], kx[j]), mode='same')
+    sums = out.sum(axis=(1, 2))
+    sums[sums == 0] = 1.0
+    return out / sums[:, None, None], failed
+
+
+class MCCDModel:
+    """An exposure's fitted MCCD model, evaluated at local CCD positions."""
+
+    def __init__(self, path_or_model):
+        self.model = (load_model(path_or_model) if isinstance(path_or_model, str)
+                      else path_or_model)
+        self.ccds = [int(c) for c in self.model.ccd_list]
+        self.stamp_shape = tuple(self.model.S[0].shape[:2])
+        #: Training stars per CCD.
+        self.n_train = {c: len(pos) for c, pos in zip(self.ccds, self.model.obs_pos)}
+
+    def has_ccd(self, ccd):
+        """Whether the CCD kept a model (enough stars, not rejected as an outlier)."""
+        return int(ccd) in self.ccds
+
+    def raw_stamps(self, ccd, x, y):
+        """The model (sum of global and local parts) before re-centring, ``(n, ny, nx)``."""
+        if not self.has_ccd(ccd):
+            raise ModuleError(f'CCD {ccd} has no MCCD model (too few stars or rejected as an '
+                              f'outlier CCD in the fit)')
+        index = self.ccds.index(int(ccd))
+        positions = focal_plane_positions(ccd, x, y)
+        w_loc, w_glob = interpolated_weights(self.model, index, positions)
+        psfs = self.model.S[index].dot(w_loc) + self.model.S[-1].dot(w_glob)
+        return np.moveaxis(psfs, -1, 0)
+
+    def stamps(self, ccd, x, y):
+        """Centred, unit-sum PSF stamps at local pixel positions (FITS convention)."""
+        if len(x) == 0:
+            return np.zeros((0,) + self.stamp_shape)
+        return centred(self.raw_stamps(ccd, np.asarray(x, float), np.asarray(y, float)))[0]

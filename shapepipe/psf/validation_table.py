@@ -1,0 +1,40 @@
+"""The PSF validation catalogue shared by every PSF model (PSFEx, MCCD, Piff).
+
+One row per validation star: position, model and star HSM shapes, the
+model's accepted-star count and chi2; ``merge_starcat_runner``,
+``MeanShapes``, ``mccd_plots_runner`` and ``benchmarks/bench_psf_model.py``
+read it.
+"""
+
+import numpy as np
+from astropy.table import Table
+
+from shapepipe.psf.shapes import hsm_shapes
+
+
+def validation_table(number, x, y, models, vignets, extra=None, accepted=0, chi2=np.nan):
+    """The table for stars at local pixel positions ``x``, ``y``.
+
+    ``models`` and ``vignets`` are ``(n, ny, nx)`` stamps of the model and
+    the stars; ``extra`` maps RA, DEC, MAG, SNR (and any further column) to
+    arrays, missing ones are NaN.
+    """
+    extra = extra or {}
+    n = len(x)
+    e1_psf, e2_psf, sig_psf, flag_psf = hsm_shapes(models)
+    e1_star, e2_star, sig_star, flag_star = hsm_shapes(vignets)
+    out = Table()
+    out['NUMBER'] = np.asarray(number)
+    out['X'], out['Y'] = np.asarray(x, float), np.asarray(y, float)
+    for name in ('RA', 'DEC', 'MAG', 'SNR'):
+        out[name] = np.asarray(extra.get(name, np.full(n, np.nan)), float)
+    out['E1_PSF_HSM'], out['E2_PSF_HSM'] = e1_psf, e2_psf
+    out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = sig_psf, flag_psf
+    out['E1_STAR_HSM'], out['E2_STAR_HSM'] = e1_star, e2_star
+    out['SIGMA_STAR_HSM'], out['FLAG_STAR_HSM'] = sig_star, flag_star
+    out['ACCEPTED'] = np.broadcast_to(np.asarray(accepted), (n,)).copy()
+    out['CHI2_PSF'] = np.broadcast_to(np.asarray(chi2, float), (n,)).copy()
+    for name, values in extra.items():
+        if name not in out.colnames:
+            out[name] = values
+    return out

@@ -15,7 +15,6 @@ from shapepipe.errors import ConfigError
 from shapepipe.modules.find_exposures_package.find_exposures import exposures_from_header
 from shapepipe.modules.merge_starcat_package.merge_starcat import merge_setools_catalogs
 from shapepipe.modules.psfex_package.psfex import build_command, check_image_names
-from shapepipe.pipeline.module_registry import available_runners
 from shapepipe.pipeline.run_log import RunLog, parse_input_dir, resolve_dir_or_module
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,18 +31,6 @@ SHAPEPIPE_CFIS_CONFIGS = [
     'config_tile_Sx_exp_mccd.ini', 'config_tile_Sx_exp_psfex.ini', 'config_tile_Uz.ini',
     'config_valjoint_Pl_mccd.ini',
 ]
-MCCD_RUNNERS = ('mccd_preprocessing_runner', 'mccd_fit_runner', 'mccd_fit_val_runner',
-                'mccd_interp_runner', 'mccd_plots_runner')
-
-
-def _uses_mccd(path):
-    """Whether [EXECUTION] MODULE names an MCCD runner."""
-    from shapepipe.pipeline.config import load_config
-
-    modules = load_config(path).getlist('EXECUTION', 'MODULE')
-    return any(name in MCCD_RUNNERS for name in modules)
-
-
 def test_the_set_has_shapepipe_names():
     assert sorted(f for f in os.listdir(CFIS) if f.endswith('.ini')) == sorted(
         SHAPEPIPE_CFIS_CONFIGS)
@@ -52,8 +39,6 @@ def test_the_set_has_shapepipe_names():
 @pytest.mark.parametrize('name', SHAPEPIPE_CFIS_CONFIGS)
 def test_config_validates(name, tmp_path, monkeypatch):
     path = os.path.join(CFIS, name)
-    if _uses_mccd(path) and 'mccd_fit_runner' not in available_runners():
-        pytest.skip('needs MCCD runners (issue 14)')
     monkeypatch.setenv('SP_RUN', str(tmp_path))
     monkeypatch.setenv('SP_CONFIG', CFIS)
     monkeypatch.setenv('VM_HOME', str(tmp_path))

@@ -107,7 +107,7 @@ class Option:
 
     @classmethod
     def for_field(cls, settings_class: type, field: str, name: str, type: str = 'str',
-                  doc: str = '', **kwargs) -> 'Option':
+                  doc: str = '', **kwargs: Any) -> 'Option':
         """An option filling ``settings_class.field``, with that field's default.
 
         The default is written once, in the settings dataclass of the science

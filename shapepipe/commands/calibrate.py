@@ -78,7 +78,7 @@ def _mpi():
     return comm if comm.Get_size() > 1 else None
 
 
-def run_fields(args: argparse.Namespace, variants: Sequence[str],
+def run_fields(args: argparse.Namespace, variants: Mapping[str, Mapping[str, str]],
                field_runner: Callable[..., Any] | None = None,
                ) -> list[tuple[tuple[int, str], dict[str, str], float, float]] | None:
     """Run every field (joblib over cores, or MPI ranks).

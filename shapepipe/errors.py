@@ -6,6 +6,10 @@ Every error the pipeline or a module raises on purpose derives from
 so errors raised in a worker process reach the driver intact.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class ShapePipeError(Exception):
     """Base class of every error raised on purpose by shapepipe.
@@ -19,7 +23,7 @@ class ShapePipeError(Exception):
         attributes for programs that handle the error.
     """
 
-    def __init__(self, message, **context):
+    def __init__(self, message: str, **context: Any) -> None:
         super().__init__(message)
         self.message = message
         self.context = context
@@ -29,7 +33,7 @@ class ShapePipeError(Exception):
     def __reduce__(self):
         return (_rebuild, (type(self), self.message, self.context))
 
-    def __str__(self):
+    def __str__(self) -> str:
         return self.message
 
 

@@ -9,6 +9,10 @@ with the declared type. An option declared ``ignored`` is accepted for
 ShapePipe compatibility and a warning is logged when a config sets it.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 import dataclasses
 import difflib
 import logging
@@ -28,12 +32,12 @@ _FALSE = {'0', 'no', 'false', 'off'}
 _TYPES = ('str', 'int', 'float', 'bool', 'list', 'int_list', 'float_list')
 
 
-def split_list(text):
+def split_list(text: str) -> list[str]:
     """Split a comma- or newline-separated config value into stripped items."""
     return [item.strip() for item in re.split(r'[,\n]', text) if item.strip()]
 
 
-def expand(text):
+def expand(text: str) -> str:
     """Expand ``$VAR``/``${VAR}`` and ``~`` in a config value."""
     return os.path.expanduser(os.path.expandvars(text))
 
@@ -103,7 +107,7 @@ class Option:
 
     @classmethod
     def for_field(cls, settings_class: type, field: str, name: str, type: str = 'str',
-                  doc: str = '', **kwargs) -> 'Option':
+                  doc: str = '', **kwargs: Any) -> 'Option':
         """An option filling ``settings_class.field``, with that field's default.
 
         The default is written once, in the settings dataclass of the science
@@ -115,11 +119,11 @@ class Option:
         return cls(name, type, fields[field].default, doc, field=field, **kwargs)
 
     @property
-    def required(self):
+    def required(self) -> bool:
         """Whether the key must be set in the config."""
         return self.default is REQUIRED
 
-    def convert(self, text, where=''):
+    def convert(self, text: str, where: str = '') -> Any:
         """Convert the raw config string to the declared type.
 
         Raises
@@ -166,7 +170,7 @@ class Option:
             return ', '.join(str(item) for item in default)
         return str(default)
 
-    def template_lines(self):
+    def template_lines(self) -> list[str]:
         """Commented lines describing this option in a config template."""
         if self.ignored:
             return [f'# {self.doc} (accepted and ignored: {self.ignored})',
@@ -177,14 +181,16 @@ class Option:
         return [f'# {self.doc} ({self.kind()}, default: {default})', f'{self.name} = {default}']
 
 
-def suggest(name, candidates):
+def suggest(name: str, candidates: Iterable[object]) -> str:
     """Return ``' (did you mean X?)'`` for the closest candidate, or ``''``."""
     by_upper = {str(c).upper(): str(c) for c in candidates}
     match = difflib.get_close_matches(name.upper(), list(by_upper), n=1, cutoff=0.6)
     return f' (did you mean {by_upper[match[0]]}?)' if match else ''
 
 
-def read_options(declared, raw, where, ignore=(), log=None):
+def read_options(declared: Iterable[Option], raw: Mapping[str, str], where: str,
+                 ignore: Iterable[str] = (), log: logging.Logger | None = None,
+                 ) -> dict[str, Any]:
     """Validate a section's raw values against declarations and convert them.
 
     Parameters
@@ -229,7 +235,8 @@ def read_options(declared, raw, where, ignore=(), log=None):
     return values
 
 
-def build_settings(settings_class: type, declared, values: dict, **extra):
+def build_settings(settings_class: type, declared: Iterable[Option], values: dict,
+                   **extra: Any) -> Any:
     """A settings object from the declared options that name one of its fields.
 
     Parameters
@@ -253,7 +260,7 @@ def _cell(text) -> str:
     return str(text).replace('|', '\\|').replace('\n', ' ')
 
 
-def markdown_table(declared) -> str:
+def markdown_table(declared: Sequence[Option]) -> str:
     """The key table of ``docs/*.md``: key, type, default, meaning."""
     if not declared:
         return 'No keys of its own.'

@@ -7,6 +7,9 @@ ID (``.`` -> ``-``, letters removed) + the extension without inner dots
 (``.fits.fz`` -> ``.fitsfz``).
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 import os
 import re
 import time
@@ -16,7 +19,7 @@ from shapepipe.errors import ConfigError, ExecutableError, InputError
 from shapepipe.io.atomic import atomic_path
 
 
-def read_ids(paths):
+def read_ids(paths: Iterable[str | os.PathLike]) -> list[str]:
     """IDs from list files (one a line, ``#`` comments), in order, without repeats."""
     ids = []
     for path in paths:
@@ -28,7 +31,7 @@ def read_ids(paths):
     return ids
 
 
-def raw_name(pattern, numbering, image_id, ext):
+def raw_name(pattern: str, numbering: str, image_id: str, ext: str) -> str:
     """``CFIS.000.000.r`` with ``\\d{3}\\.\\d{3}`` and ``277.282`` -> ``CFIS.277.282.r.fits``."""
     name, count = re.subn(numbering, image_id.replace('\\', '\\\\'), pattern, count=1)
     if count == 0:
@@ -37,12 +40,14 @@ def raw_name(pattern, numbering, image_id, ext):
     return name + ext
 
 
-def output_name(out_pattern, image_id, ext):
+def output_name(out_pattern: str, image_id: str, ext: str) -> str:
     """``CFIS_image-`` + ``277.282`` + ``.fits.fz`` -> ``CFIS_image-277-282.fitsfz``."""
     return f'{out_pattern}{pipeline_id(image_id)}{pipeline_ext(ext)}'
 
 
-def plan(ids, input_paths, patterns, exts, out_patterns, numbering, output_dir):
+def plan(ids: Iterable[str], input_paths: Sequence[str], patterns: Sequence[str],
+         exts: Sequence[str], out_patterns: Sequence[str], numbering: str,
+         output_dir: str) -> list[tuple[str, str]]:
     """``[(source, destination)]`` for every ID and input type."""
     lengths = {len(input_paths), len(patterns), len(exts), len(out_patterns)}
     if len(lengths) != 1:
@@ -57,7 +62,7 @@ def plan(ids, input_paths, patterns, exts, out_patterns, numbering, output_dir):
     return pairs
 
 
-def link(source, destination):
+def link(source: str, destination: str) -> None:
     """Symbolic link ``destination`` -> ``source`` (replacing an older link)."""
     if not os.path.exists(source):
         raise InputError(f'{source} not found: check INPUT_PATH and the ID list', path=source)
@@ -66,7 +71,7 @@ def link(source, destination):
     os.symlink(os.path.abspath(source), destination)
 
 
-def vos_copy(source, destination, n_try, options=''):
+def vos_copy(source: str, destination: str, n_try: int, options: str = '') -> None:
     """Copy from VOSpace with the ``vos`` package, retrying ``n_try`` times."""
     try:
         from vos import vos

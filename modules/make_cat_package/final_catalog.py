@@ -12,6 +12,9 @@ no i-th epoch with a PSF) come from the multi-epoch PSF store, epochs in the
 order of their ``<exp>-<ccd>`` keys.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import numpy as np
 from astropy.io import fits
 
@@ -22,11 +25,15 @@ from shapepipe.io.ngmix_catalog import (  # noqa: F401 (names of the final catal
     DEFAULT, FINAL_SOURCES, FLAG_NOT_MEASURED, MCAL_TYPES, read_ngmix_catalog,
 )
 
+if TYPE_CHECKING:
+    import os
+
 PSF_FLAG_NO_EPOCH = 4            # PSF_FLAG_i: no i-th epoch with a PSF model
 SIGMA_TO_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
-def spread_class(sm, sm_err, star_thresh, gal_thresh):
+def spread_class(sm: np.ndarray, sm_err: np.ndarray, star_thresh: float,
+                 gal_thresh: float) -> np.ndarray:
     """0 star, 1 galaxy, 2 neither (ShapePipe's rule, c = sm + 2 err); -1 without SM."""
     c = np.asarray(sm) + 2.0 * np.asarray(sm_err)
     result = np.full(len(c), 2, dtype=np.int16)
@@ -35,7 +42,8 @@ def spread_class(sm, sm_err, star_thresh, gal_thresh):
     return result
 
 
-def sextractor_columns(catalog_path):
+def sextractor_columns(catalog_path: str | os.PathLike,
+                      ) -> tuple[list[fits.Column], fits.FITS_rec]:
     """Columns of the tile catalogue's LDAC_OBJECTS, VIGNET removed."""
     try:
         with fits.open(catalog_path) as hdul:
@@ -46,13 +54,14 @@ def sextractor_columns(catalog_path):
                          path=catalog_path) from None
 
 
-def ngmix_columns(ngmix_path, numbers):
+def ngmix_columns(ngmix_path: str | os.PathLike, numbers: np.ndarray) -> list[fits.Column]:
     """The NGMIX_* columns for the objects ``numbers`` (defaults where missing)."""
     tables = read_ngmix_catalog(ngmix_path, FINAL_SOURCES) if ngmix_path else None
     return ngmix_final_columns(tables, numbers)
 
 
-def psf_columns(store_path, numbers, n_epoch, allow_pickle=False):
+def psf_columns(store_path: str | os.PathLike, numbers: np.ndarray, n_epoch: int,
+                allow_pickle: bool = False) -> list[fits.Column]:
     """``PSF_ELL_i``, ``PSF_FWHM_i``, ``PSF_FLAG_i`` for i = 1..n_epoch."""
     n = len(numbers)
     ell = np.full((n_epoch, n, 2), DEFAULT)
@@ -76,14 +85,18 @@ def psf_columns(store_path, numbers, n_epoch, allow_pickle=False):
     return columns
 
 
-def count_epochs(catalog_path):
+def count_epochs(catalog_path: str | os.PathLike) -> int:
     """Number of EPOCH_i HDUs of a tile catalogue."""
     with fits.open(catalog_path) as hdul:
         return sum(1 for h in hdul if h.name.startswith('EPOCH_'))
 
 
-def make_final_catalog(output, catalog_path, tile_id, sm_path=None, ngmix_path=None,
-                       star_thresh=0.003, gal_thresh=0.01, psf_store=None, allow_pickle=False):
+def make_final_catalog(output: str | os.PathLike, catalog_path: str | os.PathLike, tile_id: str,
+                       sm_path: str | os.PathLike | None = None,
+                       ngmix_path: str | os.PathLike | None = None,
+                       star_thresh: float = 0.003, gal_thresh: float = 0.01,
+                       psf_store: str | os.PathLike | None = None,
+                       allow_pickle: bool = False) -> int:
     """Write ``final_cat{num}.fits``; return the number of rows."""
     columns, data = sextractor_columns(catalog_path)
     numbers = np.asarray(data['NUMBER'])

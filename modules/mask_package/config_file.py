@@ -8,12 +8,18 @@ temporary directory) are accepted and ignored: masks are rasterised in Python
 and no temporary files are written.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 import configparser
 import difflib
 import os
 
 from shapepipe.errors import ConfigError
 from shapepipe.options import Option, read_options, suggest
+
+if TYPE_CHECKING:
+    import logging
 
 #: Keys naming a file, taken relative to the ``.mask`` file's directory.
 PATH_KEYS = ('HALO_MASKMODEL_PATH', 'SPIKE_MASKMODEL_PATH', 'MESSIER_CAT_PATH', 'NGC_CAT_PATH')
@@ -111,7 +117,8 @@ def _check_flag(value, name, where):
                           f'(the output is int16)', key=name)
 
 
-def read_mask_config(path, log=None):
+def read_mask_config(path: str | os.PathLike,
+                     log: logging.Logger | None = None) -> dict[str, dict[str, Any]]:
     """Read a ``.mask`` file into ``{section: {KEY: value}}``.
 
     Every declared key is present in the result (its default when absent).

@@ -9,12 +9,21 @@ catalogues shipped in ``example/GOLD/mask_default/``). Units given in the file
 radius ``max(size_X, size_Y) * (1 + SIZE_PLUS)``, as ShapePipe does.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 from shapepipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    from astropy.wcs import WCS
 
 #: Objects farther than this from the image centre are not projected (a
 #: gnomonic projection maps the far hemisphere onto the image plane).
@@ -34,7 +43,7 @@ def _column(table, name, default_unit, path):
                       f'(columns: {", ".join(table.colnames)})', path=path)
 
 
-def read_dso_catalog(path):
+def read_dso_catalog(path: str | os.PathLike) -> dict[str, Any]:
     """Read a deep-sky object catalogue.
 
     Returns
@@ -68,7 +77,8 @@ def read_dso_catalog(path):
     }
 
 
-def mask_dso(flag, wcs, catalog, size_plus, value):
+def mask_dso(flag: np.ndarray, wcs: WCS, catalog: Mapping[str, Any], size_plus: float,
+             value: int) -> list[str]:
     """Flag discs around the catalogue's objects that overlap the image.
 
     Parameters

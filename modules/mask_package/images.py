@@ -1,6 +1,9 @@
 """FITS side of the mask: reading the image, weight and external flag files,
 flagging missing data, and the flag file's header and writing."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import warnings
 
 import numpy as np
@@ -10,6 +13,11 @@ from astropy.wcs import WCS, FITSFixedWarning
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    import os
+
+    from shapepipe.modules.mask_package.mask import MaskSummary
+
 #: Header keywords not copied from the image to the flag file.
 STRUCTURAL = {'SIMPLE', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'EXTEND', 'BZERO', 'BSCALE',
               'BLANK', 'CHECKSUM', 'DATASUM', 'XTENSION', 'PCOUNT', 'GCOUNT', 'ZIMAGE',
@@ -17,7 +25,8 @@ STRUCTURAL = {'SIMPLE', 'BITPIX', 'NAXIS', 'NAXIS1', 'NAXIS2', 'EXTEND', 'BZERO'
               'ZQUANTIZ', 'ZDITHER0', 'EXTNAME', 'EXTVER', 'INHERIT'}
 
 
-def open_image_hdu(path, kind):
+def open_image_hdu(path: str | os.PathLike, kind: str,
+                   ) -> tuple[fits.HDUList, fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU]:
     """``(hdul, hdu)``: the file opened (memory-mapped) and its first 2-d image HDU."""
     try:
         hdul = fits.open(path, memmap=True)
@@ -30,12 +39,12 @@ def open_image_hdu(path, kind):
     raise InputError(f'{path}: no 2-d image HDU in the {kind} file', path=path)
 
 
-def hdu_shape(hdu):
+def hdu_shape(hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU) -> tuple[int, int]:
     """(ny, nx) from the header, without reading the data."""
     return int(hdu.header['NAXIS2']), int(hdu.header['NAXIS1'])
 
 
-def read_celestial_wcs(header, path):
+def read_celestial_wcs(header: fits.Header, path: str | os.PathLike) -> WCS:
     """The celestial WCS of an image header; InputError when there is none."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', FITSFixedWarning)
@@ -49,7 +58,9 @@ def read_celestial_wcs(header, path):
     return wcs.celestial
 
 
-def flag_missing(flag, image_hdu, weight_hdu, value, rows=512):
+def flag_missing(flag: np.ndarray, image_hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU,
+                 weight_hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU,
+                 value: int, rows: int = 512) -> int:
     """Flag pixels of image value 0 (or non-finite) or weight 0, in row chunks.
 
     Reading by chunks of a memory-mapped file keeps a 10000x10000 tile's
@@ -72,7 +83,9 @@ def flag_missing(flag, image_hdu, weight_hdu, value, rows=512):
     return n_missing
 
 
-def flag_missing_from_weight(flag, image_hdu, weight_path, value):
+def flag_missing_from_weight(flag: np.ndarray,
+                             image_hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU,
+                             weight_path: str | os.PathLike, value: int) -> int:
     """:func:`flag_missing` with the weight file's first 2-d HDU (shape checked)."""
     whdul, whdu = open_image_hdu(weight_path, 'weight')
     with whdul:
@@ -82,7 +95,8 @@ def flag_missing_from_weight(flag, image_hdu, weight_path, value):
         return flag_missing(flag, image_hdu, whdu, value)
 
 
-def read_external_flags(flag_path, flag_hdu, shape):
+def read_external_flags(flag_path: str | os.PathLike, flag_hdu: int | str,
+                        shape: tuple[int, int]) -> np.ndarray:
     """HDU ``flag_hdu`` of an external flag file as int16 of the image ``shape``.
 
     InputError naming the file when the HDU is missing, of another shape, or
@@ -108,7 +122,8 @@ def read_external_flags(flag_path, flag_hdu, shape):
         return external.astype(np.int16)
 
 
-def flag_header(image_header, summary, thresh_flag):
+def flag_header(image_header: fits.Header, summary: MaskSummary,
+                thresh_flag: float) -> fits.Header:
     """The flag file's header: the image's non-structural cards plus summary cards."""
     out = fits.Header()
     for card in image_header.cards:
@@ -125,7 +140,7 @@ def flag_header(image_header, summary, thresh_flag):
     return out
 
 
-def write_flag_file(path, flag, header):
+def write_flag_file(path: str | os.PathLike, flag: np.ndarray, header: fits.Header) -> None:
     """Write the int16 flag map with its header atomically."""
     hdu = fits.PrimaryHDU(data=flag.astype(np.int16, copy=False), header=header)
     with atomic_path(path) as tmp:

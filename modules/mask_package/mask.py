@@ -12,6 +12,10 @@ online query), halos and spikes are rasterised by :func:`flag_star_masks`
 (polygons of :mod:`.polygons`), deep-sky objects by :mod:`.deep_sky`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import logging
 from dataclasses import dataclass, field
 
@@ -30,6 +34,13 @@ from shapepipe.modules.mask_package.polygons import (
     magnitude_scale, mask_stars, read_polygon_template,
 )
 from shapepipe.modules.mask_package.stars import select_bright_stars
+
+if TYPE_CHECKING:
+    import os
+
+    from astropy.io import fits
+    from astropy.table import Table
+    from astropy.wcs import WCS
 
 #: Stars farther than this from the image centre are not projected.
 _MAX_STAR_SEPARATION_DEG = 60.0
@@ -52,7 +63,7 @@ class MaskSummary:
     external_merged: bool = False
     pixels: dict = field(default_factory=dict)
 
-    def lines(self):
+    def lines(self) -> list[str]:
         """Human-readable lines for the process log."""
         out = [f'image shape (ny, nx) = {self.shape}']
         if self.border_width:
@@ -99,7 +110,10 @@ def _count(summary, flag, name, value):
     summary.pixels[name] = int(np.count_nonzero(flag & np.int16(value)))
 
 
-def flag_missing_data(flag, image_path, image_hdu, weight_path, md, summary):
+def flag_missing_data(flag: np.ndarray, image_path: str | os.PathLike,
+                      image_hdu: fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU,
+                      weight_path: str | os.PathLike, md: Mapping[str, Any],
+                      summary: MaskSummary) -> None:
     """Flag missing pixels (``MD_*``); JobSkipped when ``MD_REMOVE`` and too many."""
     n_missing = flag_missing_from_weight(flag, image_hdu, weight_path, md['MD_FLAG_VALUE'])
     summary.missing_fraction = n_missing / flag.size
@@ -112,7 +126,7 @@ def flag_missing_data(flag, image_path, image_hdu, weight_path, md, summary):
             f'flag file written', path=image_path)
 
 
-def flag_border(flag, border, summary):
+def flag_border(flag: np.ndarray, border: Mapping[str, Any], summary: MaskSummary) -> None:
     """Flag a frame of ``BORDER_WIDTH`` pixels (``BORDER_*``)."""
     if not border['BORDER_MAKE'] or border['BORDER_WIDTH'] <= 0:
         return
@@ -126,7 +140,8 @@ def flag_border(flag, border, summary):
     _count(summary, flag, 'border', value)
 
 
-def star_templates(halo, spike):
+def star_templates(halo: Mapping[str, Any], spike: Mapping[str, Any],
+                   ) -> tuple[dict[str, list[np.ndarray]], float]:
     """``({'HALO'|'SPIKE': polygons}, extent in pixels)`` of the enabled masks."""
     templates = {}
     extent = 0.0
@@ -137,7 +152,8 @@ def star_templates(halo, spike):
     return templates, extent
 
 
-def bright_stars(star_cat_path, client, centre, radius_arcmin, log):
+def bright_stars(star_cat_path: str | os.PathLike | None, client: str, centre: SkyCoord,
+                 radius_arcmin: float, log: logging.Logger) -> Table:
     """Stars from the ``star_cat`` file, or from the CDS client around ``centre``."""
     if star_cat_path is not None:
         log.info('stars from catalogue %s', star_cat_path)
@@ -147,7 +163,10 @@ def bright_stars(star_cat_path, client, centre, radius_arcmin, log):
     return query_gsc(client, centre.ra.deg, centre.dec.deg, radius_arcmin)
 
 
-def flag_star_masks(flag, wcs, stars, centre, templates, sections, summary, log, source):
+def flag_star_masks(flag: np.ndarray, wcs: WCS, stars: Table, centre: SkyCoord,
+                    templates: Mapping[str, Sequence[np.ndarray]],
+                    sections: Mapping[str, Mapping[str, Any]], summary: MaskSummary,
+                    log: logging.Logger, source: str) -> None:
     """Rasterise the halo and spike polygons of the bright ``stars``.
 
     ``sections``: ``{'HALO': HALO_PARAMETERS, 'SPIKE': SPIKE_PARAMETERS}``;
@@ -181,7 +200,8 @@ def flag_star_masks(flag, wcs, stars, centre, templates, sections, summary, log,
                     int(on_image.sum()))
 
 
-def flag_deep_sky(flag, wcs, config, summary):
+def flag_deep_sky(flag: np.ndarray, wcs: WCS, config: Mapping[str, Mapping[str, Any]],
+                  summary: MaskSummary) -> None:
     """Flag Messier and NGC objects (``MESSIER_*``, ``NGC_*``)."""
     for name, key in (('MESSIER', 'messier'), ('NGC', 'ngc')):
         section = config[f'{name}_PARAMETERS']
@@ -193,7 +213,8 @@ def flag_deep_sky(flag, wcs, config, summary):
             _count(summary, flag, key, section[f'{name}_FLAG_VALUE'])
 
 
-def merge_external_flags(flag, flag_path, flag_hdu, summary):
+def merge_external_flags(flag: np.ndarray, flag_path: str | os.PathLike, flag_hdu: int | str,
+                         summary: MaskSummary) -> None:
     """Or the external flag file into the map."""
     external = read_external_flags(flag_path, flag_hdu, flag.shape)
     flag |= external
@@ -201,8 +222,12 @@ def merge_external_flags(flag, flag_path, flag_hdu, summary):
     summary.pixels['external'] = int(np.count_nonzero(external))
 
 
-def build_mask(image_path, weight_path, config, flag_path=None, flag_hdu=0,
-               star_cat_path=None, log=None):
+def build_mask(image_path: str | os.PathLike, weight_path: str | os.PathLike,
+               config: Mapping[str, Mapping[str, Any]],
+               flag_path: str | os.PathLike | None = None, flag_hdu: int | str = 0,
+               star_cat_path: str | os.PathLike | None = None,
+               log: logging.Logger | None = None,
+               ) -> tuple[np.ndarray, fits.Header, MaskSummary]:
     """Compute the flag map of an image.
 
     Parameters

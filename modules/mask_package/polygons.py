@@ -7,13 +7,22 @@ spikes). ShapePipe's ``.reg`` model files (two columns, one polygon) read the
 same way.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.path import Path
 
 from shapepipe.errors import ConfigError
 
+if TYPE_CHECKING:
+    import os
 
-def read_polygon_template(path):
+    from numpy.typing import ArrayLike
+
+
+def read_polygon_template(path: str | os.PathLike) -> list[np.ndarray]:
     """Read a polygon template.
 
     Parameters
@@ -64,7 +73,7 @@ def read_polygon_template(path):
     return polygons
 
 
-def magnitude_scale(mag, scale_factor, mag_pivot):
+def magnitude_scale(mag: ArrayLike, scale_factor: float, mag_pivot: float) -> np.ndarray:
     """Template scale ``1 - scale_factor * (mag - mag_pivot)`` (ShapePipe's law).
 
     Brighter stars get larger masks; a scale <= 0 means no mask.
@@ -72,7 +81,7 @@ def magnitude_scale(mag, scale_factor, mag_pivot):
     return 1.0 - scale_factor * (np.asarray(mag, dtype=float) - mag_pivot)
 
 
-def rasterize_polygon(flag, vertices, value):
+def rasterize_polygon(flag: np.ndarray, vertices: np.ndarray, value: int) -> int:
     """Set ``value`` (bitwise or) on the pixels of ``flag`` whose centre is inside.
 
     Pixel ``flag[j, i]`` has its centre at ``(x, y) = (i, j)`` (0-based, the
@@ -106,7 +115,8 @@ def rasterize_polygon(flag, vertices, value):
     return int(inside.sum())
 
 
-def mask_stars(flag, template, x, y, scale, value):
+def mask_stars(flag: np.ndarray, template: Sequence[np.ndarray], x: ArrayLike, y: ArrayLike,
+               scale: ArrayLike, value: int) -> int:
     """Rasterise a scaled template around each star.
 
     Parameters

@@ -5,11 +5,17 @@ True``, made beforehand by ``create_star_cat``) or from running the CDS client
 ``findgsc2.2`` around the image centre (needs network access).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import numpy as np
 
 from shapepipe.io.star_catalog import QUERY_TIMEOUT, query_gsc  # noqa: F401 (shared query)
 
-def select_bright_stars(table, mag_lim):
+if TYPE_CHECKING:
+    from astropy.table import Table
+
+def select_bright_stars(table: Table, mag_lim: float) -> tuple[np.ndarray, np.ndarray]:
     """Split a star catalogue into stars to mask and stars without magnitude.
 
     Parameters

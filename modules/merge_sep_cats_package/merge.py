@@ -8,6 +8,9 @@ ShapePipe's cluster scripts (``run_sp_tile_ngmix_Ng1u``), ``Ng1u`` renamed
 which breaks on dates and tile numbers.)
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 import os
 import re
 
@@ -20,7 +23,7 @@ from shapepipe.io.atomic import atomic_path
 PIECE_MARKS = (re.compile(r'(_run_)1(?=[/\\])'), re.compile(r'(Ng)1(u)'))
 
 
-def piece_paths(first_path, n_split_max):
+def piece_paths(first_path: str, n_split_max: int) -> list[str]:
     """Paths of pieces 1..n_split_max derived from piece 1's path."""
     if n_split_max <= 1:
         return [first_path]
@@ -34,7 +37,7 @@ def piece_paths(first_path, n_split_max):
                      f'sections', path=first_path)
 
 
-def merge_catalogs(paths, output, id_column='id'):
+def merge_catalogs(paths: Sequence[str], output: str | os.PathLike, id_column: str = 'id') -> int:
     """Concatenate every table HDU of ``paths`` (same names and columns) into ``output``.
 
     Rows are sorted by ``id_column`` when present; an id found in two pieces

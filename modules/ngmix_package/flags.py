@@ -7,6 +7,8 @@ bits OR all types' bits; ``mcal_flags == 0`` is the usual cut) and
 that do not spoil the measurement).
 """
 
+from __future__ import annotations
+
 NO_EPOCH = 1 << 0           # no usable epoch: no stamp, all pixels masked or no PSF
 EPOCH_MASKED = 1 << 1       # an epoch was dropped: all its pixels masked or zero weight
 PSF_MISSING = 1 << 2        # an epoch was dropped: its PSF is missing or not finite
@@ -39,6 +41,6 @@ FATAL = (NO_EPOCH | FIT_NO_CONVERGE | FIT_SINGULAR | FIT_BAD_MODEL | NON_FINITE
          | MOMENTS_FAILED | NOT_DETECTED)
 
 
-def flag_names(value):
+def flag_names(value: int) -> list[str]:
     """Names of the bits set in ``value``, e.g. ``['PSF_MISSING', 'NEG_FLUX']``."""
     return [name for bit, name in sorted(NAMES.items()) if int(value) & bit]

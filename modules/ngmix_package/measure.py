@@ -13,6 +13,9 @@ Every random number of an object comes from that object's own generator,
 so results do not depend on how objects are split into batches or jobs.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 import warnings
 from dataclasses import dataclass
 
@@ -119,7 +122,8 @@ def _border_background(image, bad, width):
     return np.where(np.isfinite(med), med, 0.0)[:, None, None]
 
 
-def prepare(epochs, rngs, settings):
+def prepare(epochs: Epochs, rngs: Sequence[np.random.Generator], settings: Settings,
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Clean stamps, noise images and per-object-epoch flags.
 
     Returns (image, weight, noise, keep, epoch_flags): ``keep`` marks the
@@ -193,7 +197,8 @@ def _pixel_grids(jacobian, offset, n):
     return u, v
 
 
-def fit_psfs(psf, jacobian):
+def fit_psfs(psf: np.ndarray, jacobian: np.ndarray,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian fit of each PSF image: (g1, g2, T, errors (3,), status)."""
     n_oe, npsf = psf.shape[0], psf.shape[-1]
     norm = psf / psf.sum(axis=(-2, -1), keepdims=True)
@@ -277,7 +282,8 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings, warm=None
             'flux_err': err[:, 5], 's2n': s2n, 'flags': _status_flags(status), 'ntry': ntry}
 
 
-def sheared_detection(images, offsets, settings):
+def sheared_detection(images: np.ndarray, offsets: np.ndarray,
+                      settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """Detection and segmentation of metacal images (metadetection).
 
     Each stamp is thresholded at ``detect_nu`` times its noise (the MAD of
@@ -373,7 +379,8 @@ def _moments_type(image, weight, jacobian, start):
     return out
 
 
-def measure(ids, epochs, rngs, settings=None):
+def measure(ids: np.ndarray, epochs: Epochs, rngs: Sequence[np.random.Generator],
+            settings: Settings | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Measure a batch of objects.
 
     Parameters

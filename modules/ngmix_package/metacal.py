@@ -31,6 +31,9 @@ All lengths are in pixels; ``J`` maps pixel offsets to world offsets
 (arcsec), so targets are round in world coordinates.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 import numpy as np
 import scipy.fft as sfft
 
@@ -41,7 +44,7 @@ SMALLER_KVAL = 3e-3   # ... and the target's value at the same k (ngmix 'gauss' 
 PAD_PIXELS = 12       # minimum zero padding around a stamp (pixels)
 
 
-def fft_size(n, pad=PAD_PIXELS):
+def fft_size(n: int, pad: int = PAD_PIXELS) -> int:
     """Smallest even 2^a 3^b 5^c size >= ``n + pad``."""
     size = n + pad
     while True:
@@ -55,13 +58,13 @@ def fft_size(n, pad=PAD_PIXELS):
         size += 1
 
 
-def shear_matrix(g1, g2):
+def shear_matrix(g1: float, g2: float) -> np.ndarray:
     """The area-preserving matrix of a reduced shear (galsim's convention)."""
     norm = 1.0 / np.sqrt(1.0 - g1 * g1 - g2 * g2)
     return norm * np.array([[1.0 + g1, g2], [g2, 1.0 - g1]])
 
 
-def type_shear(kind, step):
+def type_shear(kind: str, step: float) -> tuple[float, float]:
     """(g1, g2) applied for a metacal type."""
     return {'noshear': (0.0, 0.0), '1p': (step, 0.0), '1m': (-step, 0.0),
             '2p': (0.0, step), '2m': (0.0, -step)}[kind]
@@ -97,7 +100,7 @@ def _world_k(jacobian, ky, kx):
     return ku, kv
 
 
-def target_sigma(psf_k, ku, kv, step):
+def target_sigma(psf_k: np.ndarray, ku: np.ndarray, kv: np.ndarray, step: float) -> np.ndarray:
     """World sigma of the round Gaussian target for each PSF (ngmix 'gauss' rule).
 
     The rule: find the smallest |k| where the PSF's k-profile falls below
@@ -147,7 +150,7 @@ def _signed_coords(size):
     return np.where(coords < size // 2, coords, coords - size)
 
 
-def dirichlet_matrix(outputs, size):
+def dirichlet_matrix(outputs: np.ndarray, size: int) -> np.ndarray:
     """Periodic-sinc interpolation weights from an even FFT grid to ``outputs``.
 
     ``outputs`` (..., n) are real coordinates; the result (..., n, size)
@@ -225,7 +228,9 @@ def _metacal_chunk(stack, psfs, jacobians, step, types, size, n):
     return out
 
 
-def metacal_images(images, noises, psfs, jacobians, step=0.01, types=MCAL_TYPES, chunk=32):
+def metacal_images(images: np.ndarray, noises: np.ndarray | None, psfs: np.ndarray,
+                   jacobians: np.ndarray, step: float = 0.01, types: Sequence[str] = MCAL_TYPES,
+                   chunk: int = 32) -> dict[str, np.ndarray]:
     """Metacalibration images of a batch of stamps.
 
     Parameters

@@ -19,6 +19,8 @@ random streams (retry guesses) are seeded from the run seed and the
 object's sky position quantised to :data:`POSITION_QUANTUM` arcsec.
 """
 
+from __future__ import annotations
+
 import zlib
 
 import numpy as np
@@ -42,12 +44,13 @@ def _mix(z):
     return z ^ (z >> np.uint64(31))
 
 
-def epoch_key(name):
+def epoch_key(name: str) -> int:
     """32-bit key of an epoch name such as ``'2113737-13'``."""
     return zlib.crc32(str(name).encode())
 
 
-def pixel_normals(run_seed, epoch_keys, origins, size, stream):
+def pixel_normals(run_seed: int, epoch_keys: np.ndarray, origins: np.ndarray, size: int,
+                  stream: int) -> np.ndarray:
     """Standard normal deviates tied to CCD pixels.
 
     Parameters
@@ -85,7 +88,7 @@ def pixel_normals(run_seed, epoch_keys, origins, size, stream):
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
-def position_rng(run_seed, ra, dec, *keys):
+def position_rng(run_seed: int, ra: float, dec: float, *keys: str | int) -> np.random.Generator:
     """The per-object generator of an object at (ra, dec) degrees.
 
     The position is rounded to a :data:`POSITION_QUANTUM` arcsec grid, so the

@@ -7,6 +7,10 @@ the local WCS Jacobian: both come from the exposure header store
 (``log_exp_headers.sqlite``) and the object's sky position.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
@@ -14,22 +18,31 @@ from shapepipe.io.epochs import open_object_store
 from shapepipe.modules.ngmix_package.measure import Epochs, measure
 from shapepipe.modules.ngmix_package.noise import epoch_key
 
+if TYPE_CHECKING:
+    import logging
+
+    from sqlitedict import SqliteDict
+
+    from shapepipe.modules.ngmix_package.measure import Settings
+
 ROLES = ('image', 'weight', 'flag', 'background', 'psf')
 
 
-def open_store(path, allow_pickle=False):
+def open_store(path: str, allow_pickle: bool = False) -> SqliteDict:
     """A read-only stamp store, or an InputError naming the file (``allow_pickle``:
     read a ShapePipe-made store, see :mod:`shapepipe.io.stores`)."""
     return open_object_store(path, 'stamp store', allow_pickle=allow_pickle)
 
 
-def measure_stamp_arrays(ids, arrays, rngs, settings=None):
+def measure_stamp_arrays(ids: np.ndarray, arrays: Mapping[str, np.ndarray],
+                         rngs: Sequence[np.random.Generator], settings: Settings | None = None,
+                         ) -> dict[str, dict[str, np.ndarray]]:
     """:func:`measure.measure` of stamps given as a dict of :class:`Epochs` fields
     (e.g. ``shapepipe.simulation.shear_stamps.run_paired``'s measurement)."""
     return measure(ids, Epochs(**arrays), rngs, settings)
 
 
-def local_jacobian(wcs, x, y):
+def local_jacobian(wcs: WCS, x: float, y: float) -> np.ndarray:
     """[[du/dx, du/dy], [dv/dx, dv/dy]] in arcsec per pixel at 1-indexed (x, y).
 
     ``u = -dRA cos(Dec)`` and ``v = dDec`` (galsim's local frame of a
@@ -67,7 +80,7 @@ class ExposureGeometry:
     def __contains__(self, key):
         return key in self._wcs
 
-    def locate(self, key, ra, dec):
+    def locate(self, key: str, ra: float, dec: float) -> tuple[np.ndarray, np.ndarray, float]:
         """(offset (2,), jacobian (2, 2), flux scale) of a sky position on ``key``."""
         wcs = self._wcs[key]
         x, y = wcs.all_world2pix([ra], [dec], 1)
@@ -77,17 +90,19 @@ class ExposureGeometry:
         return (np.array([x - centre_x, y - centre_y]), local_jacobian(wcs, x, y),
                 self._scale[key])
 
-    def centre_pixel(self, key, ra, dec):
+    def centre_pixel(self, key: str, ra: float, dec: float) -> np.ndarray:
         """The stamp's central CCD pixel (x, y), 1-indexed, of a sky position on ``key``."""
         x, y = self._wcs[key].all_world2pix([ra], [dec], 1)
         return np.floor(np.array([x[0], y[0]]) - 0.5).astype(np.int64) + 1
 
-    def wcs(self, key):
+    def wcs(self, key: str) -> WCS:
         """The astropy WCS of epoch ``key``."""
         return self._wcs[key]
 
 
-def gather_epochs(numbers, positions, stores, geometry, log=None):
+def gather_epochs(numbers: Sequence[int], positions: Mapping[int, tuple[float, float]],
+                  stores: Mapping[str, SqliteDict], geometry: ExposureGeometry,
+                  log: logging.Logger | None = None) -> Epochs:
     """Stamps of ``numbers`` from the stores, as an :class:`Epochs`.
 
     Parameters

@@ -15,6 +15,10 @@ counts as its own, so an object missing from the map (a mapping edge, a
 detection merged differently) keeps a Voronoi-like cell.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
@@ -23,8 +27,11 @@ from scipy import ndimage
 from shapepipe.errors import InputError
 from shapepipe.modules.ngmix_package.stamp_stores import local_jacobian
 
+if TYPE_CHECKING:
+    from shapepipe.modules.ngmix_package.measure import Epochs
 
-def uberseg_mask(seg, own):
+
+def uberseg_mask(seg: np.ndarray, own: int) -> np.ndarray:
     """Pixels of a stamp that are not the own object's (True = masked).
 
     Parameters
@@ -66,7 +73,8 @@ class TileSegmentation:
                              path=path) from None
         self.path = path
 
-    def sample(self, ra, dec, jacobians, offsets, size):
+    def sample(self, ra: float, dec: float, jacobians: np.ndarray, offsets: np.ndarray,
+               size: int) -> np.ndarray:
         """Segmentation values on the stamps of one object.
 
         Parameters
@@ -101,7 +109,9 @@ class TileSegmentation:
         return out
 
 
-def neighbour_masks(epochs, numbers, positions, segmentation):
+def neighbour_masks(epochs: Epochs, numbers: Sequence[int],
+                    positions: Mapping[int, tuple[float, float]],
+                    segmentation: TileSegmentation) -> np.ndarray:
     """Uberseg masks of a batch's stamps: (n_object_epochs, N, N) bool.
 
     ``epochs`` is the batch's :class:`measure.Epochs`, ``numbers`` the

@@ -5,6 +5,10 @@ Output: a sqlite store ``{NUMBER: {'<exp>-<ccd>': {'VIGNET': stamp, 'SHAPES':
 objects that have no epoch with a PSF model.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shapepipe.errors import ModuleError
@@ -14,10 +18,18 @@ from shapepipe.io.epochs import (
 from shapepipe.modules.psfex_interp_package.interpolate import load_model
 from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 
+if TYPE_CHECKING:
+    import logging
+    import os
 
-def interpolate_epochs(catalog_path, psf_dirs, psf_pattern, headers, output_path,
-                       world_position=('XWIN_WORLD', 'YWIN_WORLD'), star_thresh=20,
-                       chi2_thresh=2.0, correct_resampling=True, log=None, chunk=STORE_CHUNK):
+
+def interpolate_epochs(catalog_path: str | os.PathLike, psf_dirs: str | Iterable[str],
+                       psf_pattern: str, headers: Mapping[str, Any],
+                       output_path: str | os.PathLike,
+                       world_position: Sequence[str] = ('XWIN_WORLD', 'YWIN_WORLD'),
+                       star_thresh: int = 20, chi2_thresh: float = 2.0,
+                       correct_resampling: bool = True, log: logging.Logger | None = None,
+                       chunk: int = STORE_CHUNK) -> tuple[int, int, int]:
     """Write the store (``chunk`` objects at a time); return counts (objects,
     epochs written, epochs without PSF)."""
     numbers, objects, epochs = read_epochs(catalog_path)

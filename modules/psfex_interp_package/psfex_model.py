@@ -21,6 +21,9 @@ response when ``correct_resampling`` is set and the model has no basis and
 ``PIXEL_AUTO``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from functools import lru_cache
 
 import numpy as np
@@ -29,12 +32,15 @@ from scipy import ndimage
 
 from shapepipe.errors import InputError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 
 #: PSFEx's threshold [pixels] between a pixel basis and none in PIXEL_AUTO mode.
 PIXEL_AUTO_FWHM = 3.0
 
 
-def resolved_basis(basis_type, fwhm):
+def resolved_basis(basis_type: str, fwhm: float) -> str:
     """The basis PSFEx actually uses: PIXEL_AUTO is PIXEL below 3 pixels FWHM, else NONE."""
     basis_type = basis_type.strip().upper().replace('-', '_')
     if basis_type == 'PIXEL_AUTO':
@@ -43,7 +49,7 @@ def resolved_basis(basis_type, fwhm):
 
 
 @lru_cache(maxsize=8)
-def lanczos3_response(n):
+def lanczos3_response(n: int) -> np.ndarray:
     """Fourier response of the continuous Lanczos3 kernel at ``np.fft.fftfreq(n)``,
     normalised to 1 at zero frequency."""
     x = np.linspace(-3.0, 3.0, 6001)
@@ -54,7 +60,7 @@ def lanczos3_response(n):
     return response / response[0]
 
 
-def undo_lanczos3(images):
+def undo_lanczos3(images: np.ndarray) -> np.ndarray:
     """Divide images (..., ny, nx) by the separable Lanczos3 response (zero-padded FFT)."""
     ny, nx = images.shape[-2:]
     pad_y, pad_x = 2 * ny, 2 * nx
@@ -92,7 +98,7 @@ class PSFExModel:
         if self.corrected:
             self.basis = undo_lanczos3(self.basis)
 
-    def terms(self, x, y):
+    def terms(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Polynomial terms, shape (n_positions, n_terms)."""
         x = np.atleast_1d(np.asarray(x, float))
         y = np.atleast_1d(np.asarray(y, float))
@@ -104,7 +110,7 @@ class PSFExModel:
                    for i in range(self.degree + 1 - j)]
         return np.stack(columns, axis=1)
 
-    def sampled(self, x, y):
+    def sampled(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """The model at positions, on its own sampling grid: (n, ny, nx)."""
         terms = self.terms(x, y)
         if terms.shape[1] != self.basis.shape[0]:
@@ -112,7 +118,7 @@ class PSFExModel:
                              f'{terms.shape[1]} polynomial terms', path=self.path)
         return np.tensordot(terms, self.basis, axes=(1, 0))
 
-    def stamps(self, x, y, size=None):
+    def stamps(self, x: ArrayLike, y: ArrayLike, size: int | None = None) -> np.ndarray:
         """The model at positions on image pixels, normalised to unit sum."""
         models = self.sampled(x, y)
         if self.resampled:
@@ -124,7 +130,7 @@ class PSFExModel:
         return models / sums[:, None, None]
 
     @property
-    def stamp_shape(self):
+    def stamp_shape(self) -> tuple[int, int]:
         """Shape of :meth:`stamps` without ``size``."""
         n = 2 * self._half_width() + 1
         return (n, n) if self.resampled else self.basis.shape[1:]

@@ -4,11 +4,20 @@ FITS_LDAC (HDU 1 ``LDAC_IMHEAD``, HDU 2 ``LDAC_OBJECTS``) selections keep
 both HDUs, so PSFEx can read them; a plain FITS table keeps its one table HDU.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 import numpy as np
 from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import os
+
+    from numpy.typing import ArrayLike
 
 OBJECTS = 'LDAC_OBJECTS'
 IMHEAD = 'LDAC_IMHEAD'
@@ -38,7 +47,7 @@ class Catalog:
         return len(self.data)
 
     @classmethod
-    def read(cls, path):
+    def read(cls, path: str | os.PathLike) -> Catalog:
         """Read the objects HDU (``LDAC_OBJECTS``, else the first table)."""
         try:
             with fits.open(path, memmap=False) as hdul:
@@ -62,7 +71,7 @@ class Catalog:
         except (OSError, ValueError, TypeError) as error:
             raise InputError(f'{path}: cannot read catalogue ({error})', path=path) from None
 
-    def write_selection(self, path, rows):
+    def write_selection(self, path: str | os.PathLike, rows: np.ndarray) -> int:
         """Write the rows selected by ``rows`` (bool mask or indices) atomically."""
         subset = self.data[rows]
         table = fits.BinTableHDU(data=subset, header=self.header.copy(),
@@ -85,7 +94,7 @@ class RawHDU:
         self.header = header
         self.raw = raw
 
-    def to_bytes(self):
+    def to_bytes(self) -> bytes:
         """The HDU as it is stored in a FITS file (header and padded data)."""
         data = self.raw + b'\0' * (-len(self.raw) % 2880)
         return self.header.tostring().encode('ascii') + data
@@ -115,7 +124,8 @@ def _write_ldac(path, table, imhead):
             handle.write(content[:split] + imhead.to_bytes() + content[split:])
 
 
-def write_table(path, columns, imhead=None):
+def write_table(path: str | os.PathLike, columns: Mapping[str, ArrayLike],
+                imhead: RawHDU | None = None) -> None:
     """Write ``{name: array}`` as a FITS table (``LDAC_OBJECTS``), optionally LDAC."""
     cols = []
     for name, values in columns.items():

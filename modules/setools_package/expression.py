@@ -17,6 +17,8 @@ selected by an earlier mask, ``COL[i]`` to element ``i`` of a vector column
 (e.g. ``FLUX_APER[1]``). Functions: see :data:`FUNCTIONS`.
 """
 
+from __future__ import annotations
+
 import re
 from dataclasses import dataclass
 
@@ -97,7 +99,7 @@ FUNCTIONS = {
 }
 
 
-def tokenize(text):
+def tokenize(text: str) -> list[tuple[str, str, int]]:
     """Split an expression into ``(kind, text, position)`` tokens."""
     tokens, pos = [], 0
     while pos < len(text):
@@ -224,7 +226,7 @@ class _Parser:
         return Call(name, tuple(args))
 
 
-def parse_expression(text):
+def parse_expression(text: str) -> Number | Column | Call | BinOp | Negate:
     """Parse an arithmetic expression (no comparison) into a tree."""
     parser = _Parser(text)
     if parser.at_end():
@@ -238,7 +240,7 @@ def parse_expression(text):
     return node
 
 
-def parse_comparison(text):
+def parse_comparison(text: str) -> Comparison:
     """Parse ``expr OP expr`` into a :class:`Comparison`."""
     parser = _Parser(text)
     if parser.at_end():
@@ -246,7 +248,7 @@ def parse_comparison(text):
     return parser.comparison()
 
 
-def referenced_masks(node):
+def referenced_masks(node: Number | Column | Call | BinOp | Negate | Comparison) -> set[str]:
     """Names of the masks used as ``COL{mask}`` in a tree."""
     if isinstance(node, Column):
         return {node.mask} if node.mask else set()
@@ -281,7 +283,7 @@ class Context:
         self.warnings = warnings if warnings is not None else []
         self._names = {name.upper(): name for name in data.dtype.names}
 
-    def column(self, node):
+    def column(self, node: Column) -> np.ndarray:
         name = self._names.get(node.name.upper())
         if name is None:
             import difflib
@@ -305,7 +307,8 @@ class Context:
         return values.astype(float)
 
 
-def evaluate(node, context):
+def evaluate(node: Number | Column | Call | BinOp | Negate | Comparison,
+             context: Context) -> float | bool | np.ndarray:
     """Evaluate a parsed expression or comparison.
 
     Returns

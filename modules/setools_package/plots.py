@@ -4,6 +4,9 @@ Figures are drawn with matplotlib's object interface on the Agg canvas (no
 pyplot, no global state), so jobs can run in threads.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -12,8 +15,12 @@ from shapepipe.io.atomic import atomic_path
 from shapepipe.modules.setools_package.expression import evaluate
 from shapepipe.modules.setools_package.setools_file import LabelText
 
+if TYPE_CHECKING:
+    from shapepipe.modules.setools_package.expression import Context
+    from shapepipe.modules.setools_package.setools_file import Section
 
-def format_value(value):
+
+def format_value(value: object) -> str:
     """Text of an ``@expression@`` value in a label."""
     if np.ndim(value) == 0:
         value = float(value)
@@ -25,7 +32,7 @@ def format_value(value):
     return np.array2string(np.asarray(value), precision=4, threshold=10)
 
 
-def render_text(parsed, context):
+def render_text(parsed: LabelText | str, context: Context) -> str:
     """Text with its ``@expression@`` parts evaluated."""
     if not isinstance(parsed, LabelText):
         return str(parsed)
@@ -60,7 +67,7 @@ def _finite_rows(arrays, warn, what):
     return arrays
 
 
-def make_plot(section, context, output_stem):
+def make_plot(section: Section, context: Context, output_stem: str) -> str:
     """Draw one PLOT section and write ``output_stem.<format>``.
 
     Parameters

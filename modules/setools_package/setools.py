@@ -12,6 +12,8 @@ Degenerate catalogues (no objects, one object, NaNs) give empty selections,
 NaN or -1 statistics and warnings, never an exception.
 """
 
+from __future__ import annotations
+
 import logging
 import math
 import os
@@ -29,7 +31,7 @@ OUTPUT_DIRS = {'MASK': 'mask', 'PLOT': 'plot', 'STAT': 'stat', 'RAND_SPLIT': 'ra
                'NEW_CAT': 'new_cat'}
 
 
-def format_stat(value):
+def format_stat(value: object) -> str:
     """Text of a statistic: ints as ints, floats in full precision."""
     if np.ndim(value) == 0:
         if isinstance(value, (bool, np.bool_)):
@@ -94,7 +96,7 @@ class SETools:
         return os.path.join(directory, f'{name}{self.num}{ext}')
 
     # -- sections ----------------------------------------------------------------
-    def make_masks(self):
+    def make_masks(self) -> None:
         """Evaluate every MASK section in order; write those without NO_SAVE."""
         n_obj = len(self.catalog)
         for section in self.setools.of_kind('MASK'):
@@ -129,7 +131,7 @@ class SETools:
                 self.catalog.write_selection(path, final)
                 self.outputs.append(path)
 
-    def make_plots(self):
+    def make_plots(self) -> None:
         """Draw every PLOT section."""
         for section in self.setools.of_kind('PLOT'):
             stem = self._path('PLOT', section.name, '')
@@ -145,7 +147,7 @@ class SETools:
             self._warn(f'PLOT {section.name}')
             self.outputs.append(path)
 
-    def make_new_cats(self):
+    def make_new_cats(self) -> None:
         """Write every NEW_CAT section (columns computed from expressions)."""
         for section in self.setools.of_kind('NEW_CAT'):
             context = self._context()
@@ -174,7 +176,7 @@ class SETools:
                             imhead=self.catalog.imhead if fmt == 'sex_cat' else None)
             self.outputs.append(path)
 
-    def make_rand_splits(self):
+    def make_rand_splits(self) -> None:
         """Split the (masked) catalogue at random into two parts per section."""
         for section in self.setools.of_kind('RAND_SPLIT'):
             if self.rng is None:
@@ -196,7 +198,7 @@ class SETools:
                                      'to split)', section.name, part, rows.size)
                 self.outputs.append(path)
 
-    def make_stats(self):
+    def make_stats(self) -> None:
         """Compute every STAT section and write its text file."""
         for section in self.setools.of_kind('STAT'):
             context = self._context()
@@ -211,7 +213,7 @@ class SETools:
             write_text(path, text)
             self.outputs.append(path)
 
-    def process(self):
+    def process(self) -> list[str]:
         """Run all sections: masks first (others use them), then plots, new
         catalogues, random splits and statistics.
 

@@ -14,6 +14,9 @@ Sections::
 the line's text.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import difflib
 import re
 from dataclasses import dataclass, field
@@ -22,6 +25,9 @@ from shapepipe.errors import ConfigError
 from shapepipe.modules.setools_package.expression import (
     ExpressionError, parse_comparison, parse_expression, referenced_masks,
 )
+
+if TYPE_CHECKING:
+    import os
 
 SECTION_TYPES = ('MASK', 'PLOT', 'STAT', 'RAND_SPLIT', 'NEW_CAT')
 
@@ -78,11 +84,11 @@ class SetoolsFile:
         self.path = path
         self.sections = sections
 
-    def of_kind(self, kind):
+    def of_kind(self, kind: str) -> list[Section]:
         """Sections of one type, in file order."""
         return [sec for sec in self.sections if sec.kind == kind]
 
-    def error(self, line, message):
+    def error(self, line: Line, message: str) -> ConfigError:
         """A ConfigError naming the file, the line and its text."""
         return ConfigError(f'{self.path}:{line.number}: {message}: {line.raw.strip()!r}',
                            path=self.path, line=line.number)
@@ -123,7 +129,7 @@ def _split_assignment(text):
     return key.strip(), value.strip()
 
 
-def parse_label(text):
+def parse_label(text: str) -> LabelText:
     """Split a label into literal text and ``@expression@`` trees."""
     pieces = text.split('@')
     if len(pieces) % 2 == 0:
@@ -137,7 +143,7 @@ def parse_label(text):
 _HEADER = re.compile(r'^\[\s*([A-Za-z_]+)\s*(?::\s*([^\]]*?)\s*)?\]$')
 
 
-def read_setools(path):
+def read_setools(path: str | os.PathLike) -> SetoolsFile:
     """Read and check a ``.setools`` file.
 
     Returns

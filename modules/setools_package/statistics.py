@@ -6,7 +6,14 @@ selection give NaN (``mode`` and ``sigma_mad`` give -1, as in ShapePipe) and a
 warning; non-finite values are left out of statistics with a warning.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: Iterations of the mode's histogram refinement.
 MODE_MAX_ITER = 1000
@@ -40,7 +47,7 @@ std = _reduce(np.std, 'std')
 var = _reduce(np.var, 'var')
 
 
-def elementwise(function):
+def elementwise(function: np.ufunc) -> Callable[[ArrayLike, Callable[[str], None]], np.ndarray]:
     """Wrap a numpy ufunc (sqrt, log, ...) as an expression function."""
     def apply(values, warn):
         return function(values)
@@ -48,12 +55,12 @@ def elementwise(function):
     return apply
 
 
-def power(base, exponent, warn):
+def power(base: ArrayLike, exponent: ArrayLike, warn: Callable[[str], None]) -> np.ndarray:
     """``pow(x, y)``: element-wise power."""
     return np.power(np.asarray(base, dtype=float), exponent)
 
 
-def length(values, warn):
+def length(values: ArrayLike, warn: Callable[[str], None]) -> int:
     """``len(x)``: number of values (1 for a number)."""
     return int(np.size(values))
 
@@ -80,7 +87,7 @@ minimum = _extremum(np.min, np.fmin, 'min')
 maximum = _extremum(np.max, np.fmax, 'max')
 
 
-def sigma_mad(values, warn):
+def sigma_mad(values: ArrayLike, warn: Callable[[str], None]) -> float:
     """1.4826 times the median absolute deviation; -1 for no values."""
     values = _finite(values, warn, 'sigma_mad')
     if values.size == 0:
@@ -89,7 +96,8 @@ def sigma_mad(values, warn):
     return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
-def mode(values, warn, eps=MODE_EPS, max_iter=MODE_MAX_ITER):
+def mode(values: ArrayLike, warn: Callable[[str], None], eps: float = MODE_EPS,
+         max_iter: int = MODE_MAX_ITER) -> float:
     """Most frequent value of a continuous distribution.
 
     The reference binning: with n finite values, n > 100 uses n/10 histogram
@@ -132,7 +140,7 @@ def mode(values, warn, eps=MODE_EPS, max_iter=MODE_MAX_ITER):
     return float(np.median(data))
 
 
-def homogen(*args, warn):
+def homogen(*args: ArrayLike, warn: Callable[[str], None]) -> float:
     """Inhomogeneity of positions in 1 or 2 dimensions.
 
     ``homogen(x, n_cells)`` or ``homogen(x, y, n_cells)``: counts in

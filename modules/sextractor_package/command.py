@@ -1,5 +1,9 @@
 """Building the Source Extractor command line and naming its outputs."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
 import math
 import os
 
@@ -12,7 +16,8 @@ CHECK_TYPES = ('BACKGROUND', 'BACKGROUND_RMS', 'INIBACKGROUND', 'MINIBACK_RMS', 
                'FILTERED', 'OBJECTS', '-OBJECTS', 'SEGMENTATION', 'APERTURES')
 
 
-def output_names(output_dir, prefix, number, check_types):
+def output_names(output_dir: str, prefix: str, number: str,
+                 check_types: Iterable[str]) -> tuple[str, list[str]]:
     """Catalogue ``{prefix_}sexcat{num}.fits`` and check images ``{prefix_}{type}{num}.fits``."""
     lead = f'{prefix}_' if prefix else ''
     catalog = os.path.join(output_dir, f'{lead}sexcat{number}.fits')
@@ -21,7 +26,7 @@ def output_names(output_dir, prefix, number, check_types):
     return catalog, checks
 
 
-def header_value(path, key):
+def header_value(path: str | os.PathLike, key: str) -> Any:
     """A keyword of an image's header (primary, else first extension)."""
     with fits.open(path) as hdul:
         for hdu in hdul:
@@ -31,7 +36,7 @@ def header_value(path, key):
                      f'or fix ZP_KEY/BKG_KEY', path=path)
 
 
-def numeric_header_value(path, key):
+def numeric_header_value(path: str | os.PathLike, key: str) -> float:
     """A header keyword that must be a finite number (a zero point, a background).
 
     Raises
@@ -54,9 +59,12 @@ def numeric_header_value(path, key):
     return number
 
 
-def build_command(executable, image, catalog, dot_sex, dot_param, dot_conv, weight=None,
-                  flag=None, psf=None, detection_image=None, detection_weight=None,
-                  zero_point=None, background=None, check_types=(), check_names=(), cwd=None):
+def build_command(executable: str, image: str, catalog: str, dot_sex: str, dot_param: str,
+                  dot_conv: str, weight: str | None = None, flag: str | None = None,
+                  psf: str | None = None, detection_image: str | None = None,
+                  detection_weight: str | None = None, zero_point: float | None = None,
+                  background: float | None = None, check_types: Sequence[str] = (),
+                  check_names: Sequence[str] = (), cwd: str | None = None) -> list[str]:
     """The argument list of one Source Extractor run (dual-image mode when a
     detection image is given); relative paths are relative to ``cwd``, the
     directory it will run in."""

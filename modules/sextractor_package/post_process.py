@@ -7,6 +7,10 @@ the CCD data section (``CCD_SIZE``), and append an ``EPOCH_i`` HDU with
 column to the objects.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.coordinates import SkyCoord
 from astropy.io import fits
@@ -15,6 +19,10 @@ from astropy.wcs import WCS
 from shapepipe.cfis import exposures_from_header
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    import logging
+    import os
 
 
 def _ccd_geometry(wcs, ccd_size):
@@ -27,7 +35,8 @@ def _ccd_geometry(wcs, ccd_size):
     return centre, reach
 
 
-def assign_ccds(ra, dec, ccd_list, ccd_size):
+def assign_ccds(ra: np.ndarray, dec: np.ndarray, ccd_list: Iterable[Mapping[str, Any]],
+                ccd_size: Sequence[float]) -> np.ndarray:
     """CCD number of each position for one exposure (-1 off every CCD's data)."""
     ccd_of = np.full(len(ra), -1, dtype=np.int32)
     if not len(ra):
@@ -47,7 +56,10 @@ def assign_ccds(ra, dec, ccd_list, ccd_size):
     return ccd_of
 
 
-def post_process(catalog_path, image_path, headers, world_position, ccd_size, log=None):
+def post_process(catalog_path: str | os.PathLike, image_path: str | os.PathLike,
+                 headers: Mapping[str, Sequence[Mapping[str, Any]]],
+                 world_position: Sequence[str], ccd_size: Sequence[float],
+                 log: logging.Logger | None = None) -> list[str]:
     """Append EPOCH_i HDUs and N_EPOCH to a tile catalogue (in place, atomically).
 
     Parameters

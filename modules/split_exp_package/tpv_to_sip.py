@@ -8,10 +8,16 @@ exactly a SIP polynomial of degree n. We evaluate the TPV mapping with wcslib
 least squares, then fit the inverse (AP, BP) one degree higher.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import warnings
 
 import numpy as np
 from astropy.wcs import WCS, FITSFixedWarning
+
+if TYPE_CHECKING:
+    from astropy.io import fits
 
 PV_KEY_PREFIXES = ('PV1_', 'PV2_')
 
@@ -33,7 +39,7 @@ def _tpv_degree(header):
     return 7
 
 
-def tpv_to_sip(header, shape):
+def tpv_to_sip(header: fits.Header, shape: tuple[int, int]) -> fits.Header:
     """A copy of ``header`` whose TPV WCS is replaced by TAN-SIP.
 
     Parameters

@@ -10,12 +10,15 @@ Its variance follows from var(G.wI) = G.wG, var(P.wI) = P.wP and
 cov = G.wP. All objects are computed at once (numpy FFTs).
 """
 
+from __future__ import annotations
+
 import numpy as np
 
 SIGMA_TO_FWHM = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
-def model_stamps(sigma, dx, dy, size):
+def model_stamps(sigma: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+                 size: int) -> tuple[np.ndarray, np.ndarray]:
     """Unit-flux Gaussian PSFs P and P (x) exponential G, shape (n, size, size).
 
     ``sigma`` is the PSF's Gaussian sigma in pixels; (dx, dy) the object's offset
@@ -44,7 +47,8 @@ def model_stamps(sigma, dx, dy, size):
 CHUNK = 512
 
 
-def spread_model(image, weight, sigma, dx, dy):
+def spread_model(image: np.ndarray, weight: np.ndarray, sigma: np.ndarray, dx: np.ndarray,
+                 dy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(SPREAD_MODEL, SPREADERR_MODEL, flag) for a batch of stamps.
 
     Masked pixels (image < -1e29, weight <= 0 or non-finite) get zero weight.

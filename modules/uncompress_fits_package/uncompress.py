@@ -1,12 +1,18 @@
 """Write one HDU of a (tile-compressed) FITS file as a plain FITS image."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from astropy.io import fits
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    import os
 
-def uncompress(path, output, hdu_index):
+
+def uncompress(path: str | os.PathLike, output: str | os.PathLike, hdu_index: int) -> None:
     """Copy HDU ``hdu_index`` of ``path`` (data and header) to ``output``."""
     try:
         with fits.open(path) as hdul:

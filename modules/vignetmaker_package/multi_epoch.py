@@ -2,6 +2,10 @@
 stamp cut from that exposure's CCD file, stored as
 ``{NUMBER: {'<exp>-<ccd>': {'VIGNET': stamp}}}`` or ``'empty'``."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.io import fits
 
@@ -11,10 +15,16 @@ from shapepipe.io.epochs import (
 )
 from shapepipe.modules.vignetmaker_package.stamps import cut_stamps, first_image_hdu
 
+if TYPE_CHECKING:
+    import logging
+    import os
 
-def multi_epoch_stamps(catalog_path, directories, pattern, headers, output_path, size,
-                       world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None,
-                       chunk=STORE_CHUNK):
+
+def multi_epoch_stamps(catalog_path: str | os.PathLike, directories: str | Iterable[str],
+                       pattern: str, headers: Mapping[str, Any], output_path: str | os.PathLike,
+                       size: int, world_position: Sequence[str] = ('XWIN_WORLD', 'YWIN_WORLD'),
+                       log: logging.Logger | None = None,
+                       chunk: int = STORE_CHUNK) -> tuple[int, int, int]:
     """Write one pattern's store; return (objects, stamps written, stamps missing).
 
     The CCD files are memory-mapped and the store written ``chunk`` objects

@@ -1,14 +1,23 @@
 """Cutting postage stamps: vectorised, padded at image edges (never wrapped)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import numpy as np
 
 from shapepipe.errors import InputError
+
+if TYPE_CHECKING:
+    import os
+
+    from astropy.io import fits
+    from numpy.typing import ArrayLike
 
 MISSING_VALUE = -1e30          # float stamps: pixel off the image (as SExtractor's VIGNET)
 FLAG_OFF_IMAGE = 1 << 14       # integer (flag) stamps: pixel off the image
 
 
-def cut_stamps(data, x, y, size):
+def cut_stamps(data: np.ndarray, x: ArrayLike, y: ArrayLike, size: int) -> np.ndarray:
     """Stamps of ``size`` x ``size`` pixels centred on 1-indexed positions.
 
     The stamp centre is the pixel containing (x, y). Pixels off the image get
@@ -43,7 +52,8 @@ def cut_stamps(data, x, y, size):
     return stamps
 
 
-def first_image_hdu(hdul, path):
+def first_image_hdu(hdul: fits.HDUList,
+                    path: str | os.PathLike) -> fits.PrimaryHDU | fits.ImageHDU | fits.CompImageHDU:
     """The first HDU of ``hdul`` holding image data (InputError naming ``path`` if none)."""
     hdu = next((h for h in hdul if h.is_image and h.data is not None), None)
     if hdu is None:

@@ -26,12 +26,19 @@ is a detection property (not sheared by metacal) and selects all five
 measurements alike.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import numpy as np
 from astropy.io import fits
 from scipy.spatial import cKDTree
 
 from shapepipe.shear.calibration import calibrate, response_matrices, selection_mask
 from shapepipe.shear.catalogs import MCAL_TYPES, Cuts, read_catalog
+
+if TYPE_CHECKING:
+    import os
 
 RESPONSE_OUTLIER = 5.0          # |per-object R_ii| above this is an outlier
 SPLITS = {
@@ -41,7 +48,7 @@ SPLITS = {
 }
 
 
-def load_field(path, pair, grid=3):
+def load_field(path: str | os.PathLike, pair: int, grid: int = 3) -> dict[str, Any]:
     """Shear catalogue of one final catalogue plus positions, patches, neighbours."""
     catalog = read_catalog(path)
     data = fits.getdata(path, 'RESULTS')
@@ -60,7 +67,7 @@ def load_field(path, pair, grid=3):
     return catalog
 
 
-def assign_patches(fields, grid):
+def assign_patches(fields: Sequence[dict[str, Any]], grid: int) -> None:
     """Patch number of every object: pair * grid^2 + cell of a grid over the pair's sky.
 
     The cell edges are computed from the + field and used for both twins.
@@ -77,7 +84,7 @@ def assign_patches(fields, grid):
         catalog['patch'] = pair * grid * grid + iy * grid + ix
 
 
-def stack(catalogs):
+def stack(catalogs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One catalogue of several (same keys)."""
     out = {'source': 'stack'}
     for key in ('id', 'mcal_flags', 'neighbour_arcsec', 'patch', 'pair'):
@@ -89,7 +96,9 @@ def stack(catalogs):
     return out
 
 
-def masks_for(catalog, cuts, bin_key=None, low=None, high=None):
+def masks_for(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
+              bin_key: str | None = None, low: float | None = None,
+              high: float | None = None) -> dict[str, np.ndarray]:
     """Selections of the five measurements, optionally restricted to a bin."""
     masks = {}
     finite = np.ones(len(catalog['id']), bool)
@@ -110,7 +119,8 @@ def masks_for(catalog, cuts, bin_key=None, low=None, high=None):
     return masks
 
 
-def mean_shear(catalog, masks, step, weights):
+def mean_shear(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step: float,
+               weights: np.ndarray | None) -> np.ndarray:
     """Calibrated mean shear ``(R + R_s)^-1 <e>`` of a selection."""
     clean = dict(catalog)
     for kind in MCAL_TYPES:
@@ -119,7 +129,9 @@ def mean_shear(catalog, masks, step, weights):
     return calibrate(mean_e, R + R_s)
 
 
-def bias(plus, minus, masks_plus, masks_minus, shear, step, w_plus, w_minus):
+def bias(plus: Mapping[str, Any], minus: Mapping[str, Any], masks_plus: Mapping[str, np.ndarray],
+         masks_minus: Mapping[str, np.ndarray], shear: Sequence[float], step: float,
+         w_plus: np.ndarray | None, w_minus: np.ndarray | None) -> np.ndarray:
     """m (per sheared component, NaN otherwise) and c from the twin stacks."""
     g_plus = mean_shear(plus, masks_plus, step, w_plus)
     g_minus = mean_shear(minus, masks_minus, step, w_minus)
@@ -130,7 +142,9 @@ def bias(plus, minus, masks_plus, masks_minus, shear, step, w_plus, w_minus):
     return np.concatenate([m, c])
 
 
-def jackknife(plus, minus, masks_plus, masks_minus, shear, step):
+def jackknife(plus: Mapping[str, Any], minus: Mapping[str, Any],
+              masks_plus: Mapping[str, np.ndarray], masks_minus: Mapping[str, np.ndarray],
+              shear: Sequence[float], step: float) -> tuple[np.ndarray, np.ndarray]:
     """Estimate and delete-one jackknife error of (m1, m2, c1, c2)."""
     full = bias(plus, minus, masks_plus, masks_minus, shear, step,
                 np.ones(len(plus['id'])), np.ones(len(minus['id'])))
@@ -146,7 +160,8 @@ def jackknife(plus, minus, masks_plus, masks_minus, shear, step):
     return full, error
 
 
-def response_outliers(catalog, masks, step, limit=RESPONSE_OUTLIER):
+def response_outliers(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step: float,
+                      limit: float = RESPONSE_OUTLIER) -> dict[str, int | float]:
     """Selected objects whose per-object |R_11| or |R_22| exceeds ``limit``."""
     sel = masks['NOSHEAR']
     r11 = (catalog['1P']['e'][:, 0] - catalog['1M']['e'][:, 0]) / (2 * step)
@@ -156,7 +171,8 @@ def response_outliers(catalog, masks, step, limit=RESPONSE_OUTLIER):
         np.concatenate([r11[sel], r22[sel]])))) if sel.any() else float('nan')}
 
 
-def match_twins(plus, minus, radius=0.5):
+def match_twins(plus: Mapping[str, Any], minus: Mapping[str, Any],
+                radius: float = 0.5) -> np.ndarray:
     """Index into ``minus`` of each + detection's twin (-1 if none within ``radius`` arcsec).
 
     The twins are the same fields sheared the other way: a detection's twin
@@ -174,7 +190,9 @@ def match_twins(plus, minus, radius=0.5):
     return index
 
 
-def matched_bias(plus, minus, twin, sel, shear, step, weights):
+def matched_bias(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.ndarray,
+                 sel: np.ndarray, shear: Sequence[float], step: float,
+                 weights: np.ndarray) -> np.ndarray:
     """m, c from twin-matched objects selected in both fields (shape noise cancels object by
     object; the symmetric selection leaves no first-order selection bias)."""
     e_p = plus['NOSHEAR']['e'][sel]
@@ -193,7 +211,9 @@ def matched_bias(plus, minus, twin, sel, shear, step, weights):
     return np.concatenate([m, summ / response])
 
 
-def matched_jackknife(plus, minus, twin, sel, shear, step):
+def matched_jackknife(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.ndarray,
+                      sel: np.ndarray, shear: Sequence[float],
+                      step: float) -> tuple[np.ndarray, np.ndarray]:
     """Twin-matched (m1, m2, c1, c2) and their jackknife errors over patches."""
     full = matched_bias(plus, minus, twin, sel, shear, step, np.ones(len(sel)))
     patches = np.unique(plus['patch'][sel])
@@ -214,7 +234,10 @@ def _entry(name, values, errors, n_plus, n_minus):
     return entry
 
 
-def calibrate_pairs(paths, shear, step=0.01, cuts=None, grid=3, splits=SPLITS):
+def calibrate_pairs(paths: Mapping[tuple[int, str], str], shear: Sequence[float],
+                    step: float = 0.01, cuts: Cuts | Mapping[str, Any] | None = None,
+                    grid: int = 3, splits: Mapping[str, Sequence[float]] = SPLITS,
+                    ) -> dict[str, Any]:
     """m and c of twin field pairs.
 
     Parameters

@@ -8,6 +8,10 @@ data: ``config_prepare.ini``, ``config_exp.ini`` (PSFEx, star selection) and
 last one once per measurement variant (e.g. ``NEIGHBOUR_MASK = none``).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 import configparser
 import glob
 import os
@@ -23,12 +27,12 @@ BIN = os.path.dirname(sys.executable)
 SIGNS = ('plus', 'minus')
 
 
-def field_dir(out_dir, pair, sign):
+def field_dir(out_dir: str, pair: int, sign: str) -> str:
     """Run directory of one field of a pair."""
     return os.path.join(out_dir, f'pair{pair:03d}', sign)
 
 
-def variant_config(sp_run, name, ngmix_options):
+def variant_config(sp_run: str, name: str, ngmix_options: Mapping[str, str]) -> str:
     """``config_tile_branch.ini`` with [NGMIX_RUNNER] options replaced, written in ``sp_run``."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str
@@ -45,7 +49,7 @@ def variant_config(sp_run, name, ngmix_options):
 MPI_ENV_PREFIXES = ('PMI', 'OMPI_', 'MPI_LOCAL', 'HYDRA_', 'HYDI_', 'MPIR_', 'PMIX')
 
 
-def child_env(**extra):
+def child_env(**extra: str) -> dict[str, str]:
     """This process's environment without mpiexec's variables (a shapepipe_run started by an
     MPI rank must not take itself for an MPI job), plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(MPI_ENV_PREFIXES)}
@@ -69,8 +73,10 @@ def _final_catalogue(sp_run, name):
     return found[0] if found else None
 
 
-def run_field(out_dir, pair, sign, shear, seed, variants, preset='test', sim_overrides=None,
-              reuse=False):
+def run_field(out_dir: str, pair: int, sign: str, shear: Sequence[float], seed: int,
+              variants: Mapping[str, Mapping[str, str]], preset: str = 'test',
+              sim_overrides: Mapping[str, Any] | None = None,
+              reuse: bool = False) -> dict[str, str]:
     """Simulate one field and run the chain; returns {variant: final catalogue path}.
 
     ``variants`` maps a name to [NGMIX_RUNNER] options, e.g.

@@ -9,6 +9,10 @@ and split by S/N, size and nearest-neighbour distance: a table on stdout,
 cores (joblib) or over MPI ranks (``mpiexec -n K shapepipe_calibrate ...``).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 import argparse
 import json
 import os
@@ -25,7 +29,7 @@ VARIANTS = {
 }
 
 
-def parse_args(argv):
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='shapepipe_calibrate', description=__doc__.split('\n')[0])
     parser.add_argument('-o', '--output', required=True, help='working and output directory')
     parser.add_argument('-n', '--n-pairs', type=int, default=1, help='twin field pairs')
@@ -74,7 +78,9 @@ def _mpi():
     return comm if comm.Get_size() > 1 else None
 
 
-def run_fields(args, variants, field_runner=None):
+def run_fields(args: argparse.Namespace, variants: Mapping[str, Mapping[str, str]],
+               field_runner: Callable[..., Any] | None = None,
+               ) -> list[tuple[tuple[int, str], dict[str, str], float, float]] | None:
     """Run every field (joblib over cores, or MPI ranks).
 
     Returns a list of ((pair, sign), {variant: path}, wall s, CPU s) on
@@ -113,7 +119,7 @@ def run_fields(args, variants, field_runner=None):
     return results
 
 
-def format_table(name, result):
+def format_table(name: str, result: Mapping[str, Any]) -> str:
     lines = [f'{name}: {result["n_pairs"]} pair(s), {result["n_patches"]} jackknife patches, '
              f'{result["n_objects"]["plus"]} + {result["n_objects"]["minus"]} detections; '
              f'cuts {result["cuts"]}',
@@ -134,7 +140,7 @@ def format_table(name, result):
     return '\n'.join(lines)
 
 
-def make_plot(results, path):
+def make_plot(results: Mapping[str, Mapping[str, Any]], path: str | os.PathLike) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -157,7 +163,7 @@ def make_plot(results, path):
     plt.close(figure)
 
 
-def main(argv=None, field_runner=None):
+def main(argv: Sequence[str] | None = None, field_runner: Callable[..., Any] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     from shapepipe.calibrate.estimate import calibrate_pairs
     from shapepipe.shear.catalogs import Cuts

@@ -12,6 +12,9 @@ is used, so ``ls -l`` output works) or a directory. Results are printed and,
 with ``-s``, written to ``<output>.txt``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 import argparse
 import glob
 import os
@@ -32,7 +35,7 @@ SUFFIX = {
 }
 
 
-def read_names(source):
+def read_names(source: str) -> list[str]:
     """Image names from a list file or a directory."""
     if os.path.isdir(source):
         return sorted(os.path.basename(p) for p in glob.glob(os.path.join(source, '*')))
@@ -42,14 +45,14 @@ def read_names(source):
         return [line.split()[-1] for line in handle if line.split()]
 
 
-def name_of(identifier, kind):
+def name_of(identifier: str, kind: str) -> str:
     """File name of a tile ID (``277.282``) or exposure number for a type."""
     if kind.startswith('exposure'):
         return f'{identifier}{SUFFIX[kind]}'
     return f'CFIS.{identifier}{SUFFIX[kind]}'
 
 
-def tile_ids(names):
+def tile_ids(names: Iterable[str]) -> list[str]:
     """Tile IDs ``XXX.YYY`` found in names, in order, without repeats."""
     ids = []
     for name in names:
@@ -59,7 +62,7 @@ def tile_ids(names):
     return ids
 
 
-def parse_coord(text):
+def parse_coord(text: str) -> tuple[float, float]:
     """``255.66deg_34.05deg`` -> (255.66, 34.05)."""
     parts = text.replace('deg', '').split('_')
     if len(parts) != 2:
@@ -67,7 +70,7 @@ def parse_coord(text):
     return float(parts[0]), float(parts[1])
 
 
-def select(args):
+def select(args: argparse.Namespace) -> list[str]:
     """Identifiers selected by the mode."""
     if args.tile:
         from shapepipe.cfis import exposures_from_header
@@ -97,7 +100,7 @@ def select(args):
     return [t for t in wanted if t in available]
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog='cfis_field_select', description=__doc__.split('\n')[0])
     parser.add_argument('-i', '--input', required=True, help='list file of images, or directory')

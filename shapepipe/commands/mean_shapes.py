@@ -9,6 +9,10 @@ the mean star and model ellipticities (e1, e2), sizes and their residuals, and a
 whisker plot of the star and residual ellipticities.
 """
 
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 import argparse
 import os
 import sys
@@ -21,8 +25,12 @@ from shapepipe.simulation import focal_plane as fp
 from shapepipe.cfis import ccd_is_flipped
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def focal_plane_positions(ccd, x, y):
+
+def focal_plane_positions(ccd: ArrayLike, x: ArrayLike,
+                          y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Focal-plane (u, v) in pixels (u east-negative) from CCD number and pixel position."""
     u = np.empty(len(ccd))
     v = np.empty(len(ccd))
@@ -37,7 +45,8 @@ def focal_plane_positions(ccd, x, y):
     return u, v
 
 
-def binned_mean(u, v, values, nx, extent):
+def binned_mean(u: np.ndarray, v: np.ndarray, values: np.ndarray, nx: int,
+                extent: tuple[float, float, float, float]) -> np.ndarray:
     """Mean of values on an (ny, nx) grid over extent (u0, u1, v0, v1); NaN where empty."""
     u0, u1, v0, v1 = extent
     ny = max(1, int(round(nx * (v1 - v0) / (u1 - u0))))
@@ -47,7 +56,8 @@ def binned_mean(u, v, values, nx, extent):
         return total / count
 
 
-def make_plots(path, output_dir, n_bins=20, max_e=0.05, max_d=0.005):
+def make_plots(path: str | os.PathLike, output_dir: str | os.PathLike, n_bins: int = 20,
+               max_e: float = 0.05, max_d: float = 0.005) -> list[str]:
     """Write the PNG maps; return their paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -121,7 +131,7 @@ def make_plots(path, output_dir, n_bins=20, max_e=0.05, max_d=0.005):
     return [maps, whiskers]
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog='MeanShapes', description=__doc__.split('\n')[0])
     parser.add_argument('-i', '--input', required=True, help='merged validation catalogue')

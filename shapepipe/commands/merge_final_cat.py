@@ -17,6 +17,9 @@ one line and skipped. Exit status: 0 all merged, 1 some or all inputs skipped,
 2 usage error.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
 import argparse
 import glob
 import os
@@ -35,7 +38,7 @@ HDU_NAME = FINAL_HDU           # the final catalogue's format: shapepipe.io.fina
 DEFAULT_OUTPUT = 'merged_final_cat.fits'
 
 
-def read_name_list(path, what):
+def read_name_list(path: str | os.PathLike, what: str) -> list[str]:
     """Non-empty, non-comment lines of a text file (first word of each)."""
     if not os.path.isfile(path):
         raise ConfigError(f'{path}: no such {what} file; give an existing text file, '
@@ -48,7 +51,8 @@ def read_name_list(path, what):
     return names
 
 
-def input_files(input_path, list_path=None, n_max=None, exclude=None):
+def input_files(input_path: str, list_path: str | None = None, n_max: int | None = None,
+                exclude: str | None = None) -> list[str]:
     """Paths of the catalogues to merge, in order, at most ``n_max``."""
     if list_path:
         paths = [name if os.path.isabs(name) else os.path.join(input_path, name)
@@ -63,7 +67,8 @@ def input_files(input_path, list_path=None, n_max=None, exclude=None):
     return paths[:n_max] if n_max else paths
 
 
-def read_columns(path, names=None):
+def read_columns(path: str | os.PathLike, names: Sequence[str] | None = None,
+                 ) -> dict[str, tuple[np.ndarray, fits.Column]]:
     """``{name: (array, fits.Column)}`` of the HDU RESULTS of ``path``.
 
     ``names`` None reads every column. Raises :class:`InputError` (one line) when
@@ -116,7 +121,9 @@ def _read_results(path, names):
         return columns
 
 
-def check_compatible(path, columns, reference):
+def check_compatible(path: str | os.PathLike,
+                     columns: Mapping[str, tuple[np.ndarray, fits.Column]],
+                     reference: Mapping[str, tuple[np.ndarray, fits.Column]]) -> None:
     """Raise InputError when a column's shape per row differs from the reference."""
     for name, (array, _) in columns.items():
         ref_array = reference[name][0]
@@ -129,7 +136,7 @@ def check_compatible(path, columns, reference):
                              f'{ref_array.dtype} as in the first catalogue', path=path)
 
 
-def output_column(name, arrays, template):
+def output_column(name: str, arrays: Sequence[np.ndarray], template: fits.Column) -> fits.Column:
     """A fits.Column holding the concatenation, with the template's format and unit."""
     array = np.concatenate(arrays)
     form = template.format
@@ -141,7 +148,8 @@ def output_column(name, arrays, template):
                        bzero=template.bzero, bscale=template.bscale)
 
 
-def merge(paths, output, names=None, report=None):
+def merge(paths: Sequence[str], output: str | os.PathLike, names: Sequence[str] | None = None,
+          report: Callable[[str], object] | None = None) -> tuple[int, list[str], list[str]]:
     """Merge the catalogues ``paths`` into ``output``.
 
     Parameters
@@ -203,7 +211,7 @@ def merge(paths, output, names=None, report=None):
     return n_rows, merged, skipped
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog='merge_final_cat', description=__doc__.split('\n')[0])
     parser.add_argument('-i', '--input_path', default='.',

@@ -14,6 +14,9 @@ the tables; ``--check`` only reports the tables that differ (exit status 1),
 which the test suite runs.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import argparse
 import glob
 import os
@@ -21,6 +24,9 @@ import re
 import sys
 
 from shapepipe.options import markdown_table
+
+if TYPE_CHECKING:
+    from shapepipe.modules.module_decorator import RunnerInfo
 
 BEGIN = re.compile(r'<!-- BEGIN option-table (\S+) -->\n')
 END = '<!-- END option-table -->'
@@ -65,7 +71,7 @@ def table(source: str) -> str:
     raise ValueError(f'unknown option-table source {source!r}')
 
 
-def flow_table(info) -> str:
+def flow_table(info: RunnerInfo) -> str:
     """Tables of a runner's declared input roles and outputs."""
     if not info.inputs:
         lines = ['Inputs (no roles declared): FILE_PATTERN = '

@@ -18,6 +18,10 @@ printed; ``shear_bias.json`` and PNG plots are written in ``-o``. See
 ``docs/shear_bias.md``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
 import argparse
 import json
 import os
@@ -56,7 +60,7 @@ def _pm(value, error, digits=5):
     return text if error is None else f'{text} +- {error:.{digits}f}'
 
 
-def format_table(result):
+def format_table(result: Mapping[str, Any]) -> str:
     """The printed summary table of a :func:`measure_shear_bias` result."""
     cuts = Cuts(**result['cuts'])
     lines = [f'shear bias of {result["input"]}',
@@ -86,7 +90,7 @@ def format_table(result):
     return '\n'.join(lines)
 
 
-def write_json(result, output_dir):
+def write_json(result: Mapping[str, Any], output_dir: str | os.PathLike) -> str:
     """Write ``shear_bias.json`` atomically; return its path."""
     path = os.path.join(output_dir, JSON_NAME)
     write_text(path, json.dumps(result, indent=2, allow_nan=False) + '\n')
@@ -106,7 +110,8 @@ def _binned_means(x, y, n_bins=10):
     return np.array(centres), np.array(means), np.array(errors)
 
 
-def make_plots(catalog, result, output_dir):
+def make_plots(catalog: str | os.PathLike | Mapping[str, Any], result: Mapping[str, Any],
+               output_dir: str | os.PathLike) -> list[str]:
     """Write the ellipticity, response and leakage PNGs; return their paths."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -180,7 +185,7 @@ def _save(figure, path):
 # Command line.
 # ---------------------------------------------------------------------------
 
-def parse_g_true(text):
+def parse_g_true(text: str) -> tuple[float, float]:
     """``'0.02,0'`` -> (0.02, 0.0)."""
     try:
         values = tuple(float(v) for v in text.split(','))
@@ -192,7 +197,7 @@ def parse_g_true(text):
     return values
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog='shapepipe_shear_bias',
                                      description=__doc__.split('\n')[0])

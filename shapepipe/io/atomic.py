@@ -13,6 +13,9 @@ exposure); :func:`atomic_directory`
 a scratch directory for an executable that chooses its own output names.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
 import contextlib
 import os
 import re
@@ -25,7 +28,7 @@ TEMP_MARK = '.part'
 _UNSAFE = re.compile(r'[^A-Za-z0-9._+-]')
 
 
-def is_temporary_name(name):
+def is_temporary_name(name: str | os.PathLike) -> bool:
     """Whether a file name is one of :func:`atomic_path`'s temporary names."""
     base = os.path.basename(name)
     return base.startswith('.') and TEMP_MARK in base
@@ -41,7 +44,7 @@ def _split_ext(base):
     return stem, ext
 
 
-def temporary_name(path):
+def temporary_name(path: str | os.PathLike) -> str:
     """A new, unused temporary path beside ``path`` (the file is not created).
 
     The name has no space or comma even when ``path``'s file name has, so it can
@@ -64,7 +67,7 @@ def _remove(paths):
 
 
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path: str | os.PathLike) -> Iterator[str]:
     """Yield a temporary path beside ``path``; rename it to ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is untouched::
@@ -77,7 +80,8 @@ def atomic_path(path):
 
 
 @contextlib.contextmanager
-def atomic_paths(paths, require_all=True):
+def atomic_paths(paths: Sequence[str | os.PathLike], require_all: bool = True,
+                 ) -> Iterator[list[str]]:
     """Yield temporary paths for ``paths``; rename them all on success.
 
     The files of a group appear under their final names together, after the
@@ -99,10 +103,10 @@ def atomic_paths(paths, require_all=True):
 class AtomicGroup:
     """Temporary names of files that are renamed together (see :func:`atomic_group`)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.pairs = []
 
-    def temporary(self, path):
+    def temporary(self, path: str | os.PathLike) -> str:
         """A temporary name for final name ``path``, renamed when the group succeeds."""
         tmp = temporary_name(path)
         self.pairs.append((os.fspath(path), tmp))
@@ -110,7 +114,7 @@ class AtomicGroup:
 
 
 @contextlib.contextmanager
-def atomic_group(require_all=True):
+def atomic_group(require_all: bool = True) -> Iterator[AtomicGroup]:
     """Yield an :class:`AtomicGroup` for outputs whose names are known only as
     they are written (the CCD files of a mosaic); rename them all at the end,
     or remove them all on any exception.
@@ -135,7 +139,7 @@ def atomic_group(require_all=True):
 
 
 @contextlib.contextmanager
-def atomic_directory(directory):
+def atomic_directory(directory: str | os.PathLike) -> Iterator[str]:
     """Yield a new hidden scratch directory inside ``directory``; remove it at the end.
 
     For executables that name their outputs themselves (PSFEx names its model
@@ -149,7 +153,7 @@ def atomic_directory(directory):
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def write_text(path, text):
+def write_text(path: str | os.PathLike, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         with open(tmp, 'w') as handle:

@@ -5,6 +5,10 @@ for objects without any epoch), written and read here with the safe encoding
 of :mod:`shapepipe.io.stores` (no pickle).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 import os
 
 import numpy as np
@@ -16,7 +20,8 @@ from shapepipe.io.atomic import atomic_path
 from shapepipe.io.stores import SqliteDict, create_store, open_store
 
 
-def read_epochs(catalog_path):
+def read_epochs(catalog_path: str | os.PathLike,
+                ) -> tuple[np.ndarray, fits.FITS_rec, list[tuple[np.ndarray, np.ndarray]]]:
     """Objects' NUMBER, the LDAC_OBJECTS rows, and per epoch (EXP_NAME, CCD_N) arrays."""
     try:
         with fits.open(catalog_path) as hdul:
@@ -30,7 +35,8 @@ def read_epochs(catalog_path):
                          ) from None
 
 
-def epoch_groups(epochs, headers):
+def epoch_groups(epochs: Iterable[tuple[np.ndarray, np.ndarray]], headers: Mapping[str, Any],
+                 ) -> Iterator[tuple[str, int, np.ndarray, WCS | None]]:
     """Yield ``(exposure, ccd, rows, wcs)`` for every CCD of every epoch.
 
     ``rows`` index the objects on that CCD; ``wcs`` is None when the header
@@ -53,7 +59,10 @@ def epoch_groups(epochs, headers):
 STORE_CHUNK = 4000
 
 
-def write_epoch_store(path, numbers, groups, values, chunk=STORE_CHUNK):
+def write_epoch_store(path: str | os.PathLike, numbers: np.ndarray,
+                      groups: Iterable[tuple[str, np.ndarray, Any]],
+                      values: Callable[[Any, np.ndarray], Iterable[Any]],
+                      chunk: int = STORE_CHUNK) -> None:
     """Write ``{NUMBER: {'<exp>-<ccd>': value}}`` atomically, ``chunk`` objects at a time.
 
     Parameters
@@ -85,7 +94,8 @@ def write_epoch_store(path, numbers, groups, values, chunk=STORE_CHUNK):
             store.commit()
 
 
-def find_epoch_file(directories, pattern, exposure, ccd, ext):
+def find_epoch_file(directories: str | Iterable[str], pattern: str, exposure: str,
+                    ccd: int | str, ext: str) -> str | None:
     """``{directory}/{pattern}-{exposure}-{ccd}{ext}`` in the first directory
     that has it, or None."""
     if isinstance(directories, str):

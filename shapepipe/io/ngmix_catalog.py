@@ -15,6 +15,8 @@ the reader, empty and concatenated tables, the measurement's default fill
 :data:`FINAL_BLOCK` to carry it into the final catalogue.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -48,7 +50,7 @@ class Column:
     doc: str = ''
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The numpy type of the column."""
         return np.dtype(_NUMPY[self.format])
 

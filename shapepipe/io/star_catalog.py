@@ -17,6 +17,10 @@ A row is a star when ``Clas == 0``; its magnitude is the mean of the
 available ``Fmag``, ``Jmag``, ``Vmag`` and ``Nmag`` (NaN when none is given).
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 import math
 import os
 import re
@@ -29,6 +33,9 @@ from astropy.table import Table
 
 from shapepipe.errors import ExecutableError, InputError
 from shapepipe.io.atomic import write_text
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: Magnitude columns averaged into ``mag``.
 MAG_COLUMNS = ('Fmag', 'Jmag', 'Vmag', 'Nmag')
@@ -80,7 +87,7 @@ def _header_index(lines, path):
     )
 
 
-def read_star_catalog(path):
+def read_star_catalog(path: str | os.PathLike) -> Table:
     """Read a ``findgsc2.2`` star catalogue.
 
     Parameters
@@ -175,8 +182,11 @@ def _fmt(value, fmt):
     return format(value, fmt)
 
 
-def format_star_catalog(ra, dec, mag=None, is_star=None, names=None, band_mags=None,
-                        center=None, radius_arcmin=None):
+def format_star_catalog(ra: ArrayLike, dec: ArrayLike, mag: ArrayLike | None = None,
+                        is_star: ArrayLike | None = None, names: Sequence[str] | None = None,
+                        band_mags: Mapping[str, ArrayLike] | None = None,
+                        center: tuple[float, float] | None = None,
+                        radius_arcmin: float | None = None) -> str:
     """Return the text of a ``findgsc2.2``-style star catalogue.
 
     Parameters
@@ -244,8 +254,12 @@ def format_star_catalog(ra, dec, mag=None, is_star=None, names=None, band_mags=N
     return '\n'.join(lines) + '\n'
 
 
-def write_star_catalog(path, ra, dec, mag=None, is_star=None, names=None, band_mags=None,
-                       center=None, radius_arcmin=None):
+def write_star_catalog(path: str | os.PathLike, ra: ArrayLike, dec: ArrayLike,
+                       mag: ArrayLike | None = None, is_star: ArrayLike | None = None,
+                       names: Sequence[str] | None = None,
+                       band_mags: Mapping[str, ArrayLike] | None = None,
+                       center: tuple[float, float] | None = None,
+                       radius_arcmin: float | None = None) -> None:
     """Write a ``findgsc2.2``-style star catalogue atomically.
 
     Parameters are those of :func:`format_star_catalog`; ``path`` is the
@@ -260,7 +274,8 @@ def write_star_catalog(path, ra, dec, mag=None, is_star=None, names=None, band_m
 QUERY_TIMEOUT = 120
 
 
-def query_gsc(client, ra, dec, radius_arcmin, timeout=QUERY_TIMEOUT):
+def query_gsc(client: str, ra: float, dec: float, radius_arcmin: float,
+              timeout: float = QUERY_TIMEOUT) -> Table:
     """Run the CDS client ``findgsc2.2`` and read its output.
 
     Parameters

@@ -22,6 +22,9 @@ read with :class:`RestrictedUnpickler`, which builds numpy arrays and astropy
 WCS objects only and refuses every other global (no code runs).
 """
 
+from __future__ import annotations
+
+from typing import Any
 import io
 import json
 import os
@@ -189,7 +192,7 @@ class RestrictedUnpickler(pickle.Unpickler):
         ('astropy.wcs.wcs', 'WCS'), ('astropy.wcs.wcs', '__WCS_unpickle__'),
     }
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         if (module, name) not in self.ALLOWED:
             raise UnsafePickle(f'the pickle calls {module}.{name}, which is not allowed')
         return super().find_class(module, name)

@@ -8,6 +8,9 @@ whose relative form still holds such a character is reached through a
 symbolic link with a plain name in a hidden scratch directory.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator
 import contextlib
 import os
 import re
@@ -22,11 +25,11 @@ _SPLITS = re.compile(r'[\s,]')
 class ToolPaths:
     """Paths safe to pass to an executable started in ``cwd``."""
 
-    def __init__(self, cwd):
+    def __init__(self, cwd: str | os.PathLike) -> None:
         self.cwd = os.path.abspath(cwd)
         self._links = None
 
-    def __call__(self, path):
+    def __call__(self, path: str | os.PathLike | None) -> str | None:
         """The argument naming ``path`` (relative to ``cwd`` when that is safe)."""
         if path is None:
             return None
@@ -43,7 +46,7 @@ class ToolPaths:
         os.symlink(os.path.abspath(path), link)
         return os.path.relpath(link, self.cwd)
 
-    def close(self):
+    def close(self) -> None:
         """Remove the links."""
         if self._links is not None:
             shutil.rmtree(self._links, ignore_errors=True)
@@ -51,7 +54,7 @@ class ToolPaths:
 
 
 @contextlib.contextmanager
-def tool_paths(cwd):
+def tool_paths(cwd: str | os.PathLike) -> Iterator[ToolPaths]:
     """Yield a :class:`ToolPaths` for ``cwd``; its links are removed at the end."""
     paths = ToolPaths(cwd)
     try:

@@ -8,6 +8,10 @@ runners. :func:`load_config` only parses; :meth:`ShapePipeConfig.validate`
 checks everything against the declarations before any job starts.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 import configparser
 import math
 import os
@@ -15,6 +19,9 @@ import re
 
 from shapepipe.errors import ConfigError
 from shapepipe.pipeline.options import REQUIRED, Option, expand, read_options, split_list, suggest
+
+if TYPE_CHECKING:
+    from shapepipe.pipeline.plan import ModuleRun
 
 PIPELINE_OPTIONS = {
     'DEFAULT': (
@@ -88,27 +95,27 @@ class ShapePipeConfig(configparser.ConfigParser):
     Keys are case-insensitive (stored upper case); section names are upper case.
     """
 
-    def __init__(self, path=None):
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
         super().__init__()
         self.path = path
         self.run_seed = 0
         self._module_options = {}
         self._pipeline_values = {}
 
-    def optionxform(self, optionstr):
+    def optionxform(self, optionstr: str) -> str:
         return optionstr.upper()
 
     # ShapePipe's accessors -------------------------------------------------
-    def getexpanded(self, section, option):
+    def getexpanded(self, section: str, option: str) -> str:
         """The value with environment variables and ``~`` expanded."""
         return expand(self.get(section, option))
 
-    def getlist(self, section, option, delimiter=','):
+    def getlist(self, section: str, option: str, delimiter: str = ',') -> list[str]:
         """The value as a list of expanded strings (commas and newlines split)."""
         return [expand(item) for item in split_list(self.get(section, option))]
 
     # shapepipe's typed access -----------------------------------------------
-    def section_keys(self, section):
+    def section_keys(self, section: str) -> dict[str, str]:
         """Keys written in ``section`` itself (not inherited from DEFAULT)."""
         if section == 'DEFAULT':
             return dict(self._defaults)
@@ -116,22 +123,22 @@ class ShapePipeConfig(configparser.ConfigParser):
             return {}
         return {key: self.get(section, key) for key in self._sections[section]}
 
-    def pipeline(self, section, key):
+    def pipeline(self, section: str, key: str) -> Any:
         """Validated value of a pipeline key (``[FILE] OUTPUT_DIR`` ...)."""
         return self._pipeline_values[section][key]
 
-    def module_options(self, section):
+    def module_options(self, section: str) -> dict[str, Any]:
         """Validated options of a module section: ``{KEY: typed value}``."""
         try:
             return self._module_options[section]
         except KeyError:
             raise ConfigError(f'{self.where(section)}section was not validated') from None
 
-    def where(self, section):
+    def where(self, section: str) -> str:
         """Message prefix naming the config file and section."""
         return f'{os.path.basename(self.path or "config")} [{section}] '
 
-    def validate_pipeline_sections(self):
+    def validate_pipeline_sections(self) -> None:
         """Check the pipeline sections' keys and types; store their values."""
         for section, declared in PIPELINE_OPTIONS.items():
             if section != 'DEFAULT' and not self.has_section(section):
@@ -154,7 +161,7 @@ class ShapePipeConfig(configparser.ConfigParser):
             raise ConfigError(f'{self.where("JOB")}SMP_BATCH_SIZE must be >= 1')
         parse_timeout(self._pipeline_values['JOB']['TIMEOUT'], self.where('JOB'))
 
-    def check_sections(self, module_runs, runner_names):
+    def check_sections(self, module_runs: Sequence[ModuleRun], runner_names: Iterable[str]) -> None:
         """Refuse sections that no part of the run reads (a misspelt section's keys
         would otherwise be silently ignored).
 
@@ -188,7 +195,8 @@ class ShapePipeConfig(configparser.ConfigParser):
                 f'{suggest(section, sorted(used))}', section=section,
             )
 
-    def validate_module_section(self, section, declared, required_section=False):
+    def validate_module_section(self, section: str, declared: Sequence[Option],
+                                required_section: bool = False) -> None:
         """Check a module section against its runner's declared options."""
         exists = self.has_section(section)
         if not exists and (required_section or any(opt.required for opt in declared)):
@@ -213,7 +221,7 @@ MAX_TIMEOUT = 30 * 24 * 3600
 """Longest TIMEOUT accepted (30 days); leave TIMEOUT empty for no limit."""
 
 
-def parse_timeout(text, where=''):
+def parse_timeout(text: str | float | None, where: str = '') -> float | None:
     """Seconds from ``HH:MM:SS``, ``MM:SS`` or a number; None when empty.
 
     Raises
@@ -253,7 +261,7 @@ def _error_line(error):
     return getattr(error, 'lineno', None)
 
 
-def load_config(path):
+def load_config(path: str | os.PathLike) -> ShapePipeConfig:
     """Parse a config file.
 
     Raises

@@ -19,12 +19,19 @@ the others take the remaining roles in declaration order (ShapePipe's
 "the next input is ..." order).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import itertools
 import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from shapepipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from shapepipe.modules.module_decorator import RunnerInfo
+    from shapepipe.pipeline.config import ShapePipeConfig
 
 _FIELD = re.compile(r'\{([^{}]*)\}')
 WILDCARD = '*'
@@ -65,7 +72,7 @@ class Input:
     doc: str = ''
 
     @property
-    def in_defaults(self):
+    def in_defaults(self) -> bool:
         """Whether the pattern is among the default ``FILE_PATTERN``."""
         return not self.optional if self.default is None else self.default
 
@@ -192,12 +199,12 @@ class InputFiles(list):
     declares no inputs). For a serial runner each item is the list of one
     pattern's files, and so is each role's value."""
 
-    def __init__(self, files: Sequence = (), roles: Sequence = ()):
+    def __init__(self, files: Sequence = (), roles: Sequence = ()) -> None:
         super().__init__(files)
         self.inputs = {role: path for role, path in zip(roles, files) if role is not None}
 
 
-def check_missing_roles(info, patterns: Sequence[tuple], options: dict,
+def check_missing_roles(info: RunnerInfo, patterns: Sequence[tuple], options: dict,
                         where: str = '') -> list:
     """Raise when an enabled required role gets no file; return the roles."""
     if not info.inputs:
@@ -236,7 +243,7 @@ def _example(base: str) -> str:
     return re.sub(r'\\(.)', r'\1', base)
 
 
-def check_connection(run_name: str, where: str, info, patterns: Sequence[tuple],
+def check_connection(run_name: str, where: str, info: RunnerInfo, patterns: Sequence[tuple],
                      roles: Sequence, upstream: list,
                      correct_pattern: bool = True) -> Optional[str]:
     """One line naming the input and the upstream outputs when an input matches none.
@@ -272,7 +279,7 @@ def _shown(output: Output, options: dict) -> str:
     return ', '.join(f'{n}{{num}}{output.ext}' for n in names)
 
 
-def describe_inputs(info) -> list:
+def describe_inputs(info: RunnerInfo) -> list:
     """``role=pattern*ext`` items of a runner's declared inputs."""
     items = []
     for inp in info.inputs:
@@ -284,13 +291,13 @@ def describe_inputs(info) -> list:
     return items
 
 
-def describe_outputs(info) -> list:
+def describe_outputs(info: RunnerInfo) -> list:
     """``name=template [format]`` items of a runner's declared outputs."""
     return [f'{out.name}={out.template} [{out.format}]' + (f' (if {out.when})' if out.when else '')
             for out in info.outputs]
 
 
-def check_pipeline(config, module_runs: list, props: dict) -> None:
+def check_pipeline(config: ShapePipeConfig, module_runs: list, props: dict) -> None:
     """Before any job: every declared, enabled input role has a pattern, and
     every input of a module that comes from earlier modules of this pipeline
     which all declare outputs matches one of those outputs.
@@ -325,7 +332,7 @@ def check_pipeline(config, module_runs: list, props: dict) -> None:
             raise ConfigError(problem)
 
 
-def data_flow(module_runs: list, props: dict, config) -> list:
+def data_flow(module_runs: list, props: dict, config: ShapePipeConfig) -> list:
     """Lines showing, for each module run, its inputs (role, pattern, where
     from) and its declared outputs."""
     from shapepipe.pipeline.plan import input_directory_entries

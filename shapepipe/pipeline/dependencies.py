@@ -1,6 +1,9 @@
 """Checking, before any job runs, that modules' Python packages and
 executables are installed, and recording their versions."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
 import importlib.metadata
 import importlib.util
 import subprocess
@@ -13,7 +16,7 @@ _DISTRIBUTIONS = {'sip_tpv': 'sip_tpv', 'mpi4py': 'mpi4py', 'skimage': 'scikit-i
                   'sklearn': 'scikit-learn', 'yaml': 'PyYAML', 'PIL': 'Pillow'}
 
 
-def python_package_version(name):
+def python_package_version(name: str) -> str | None:
     """Installed version of a Python package, or None when it is missing."""
     top = name.split('.')[0]
     if importlib.util.find_spec(top) is None:
@@ -26,7 +29,7 @@ def python_package_version(name):
     return 'unknown version'
 
 
-def check_python_packages(names, module):
+def check_python_packages(names: Iterable[str], module: str) -> dict[str, str]:
     """Versions of ``names``; raise DependencyError naming the first missing one."""
     versions = {}
     for name in names:
@@ -40,7 +43,7 @@ def check_python_packages(names, module):
     return versions
 
 
-def executable_version(path):
+def executable_version(path: str) -> str:
     """First line of ``<path> --version`` (or ``-v``), '' when it says nothing."""
     for flag in ('--version', '-v'):
         try:
@@ -54,7 +57,7 @@ def executable_version(path):
     return ''
 
 
-def check_executables(names, module):
+def check_executables(names: Iterable[str], module: str) -> dict[str, str]:
     """Paths of ``names``; raise ExecutableError naming the first missing one."""
     paths = {}
     for name in names:

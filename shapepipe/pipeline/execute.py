@@ -1,5 +1,8 @@
 """Running external executables from a job, within the job's time limit."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 import contextlib
 import ctypes
 import os
@@ -58,7 +61,7 @@ def _kill_group(proc):
         proc.kill()
 
 
-def kill_running_executables(thread_ident=None):
+def kill_running_executables(thread_ident: int | None = None) -> None:
     """Kill the executables started by ``execute`` in this process that still run
     (only those started by thread ``thread_ident`` if given)."""
     with _running_lock:
@@ -67,12 +70,12 @@ def kill_running_executables(thread_ident=None):
         _kill_group(proc)
 
 
-def set_job_deadline(deadline):
+def set_job_deadline(deadline: float | None) -> None:
     """Record the job's absolute deadline (``time.monotonic()`` value or None)."""
     _deadline.value = deadline
 
 
-def remaining_time():
+def remaining_time() -> float | None:
     """Seconds left before the current job's deadline, or None without one."""
     deadline = getattr(_deadline, 'value', None)
     if deadline is None:
@@ -80,7 +83,7 @@ def remaining_time():
     return deadline - time.monotonic()
 
 
-def install_hint(name):
+def install_hint(name: str) -> str:
     """The command that installs an executable, for error messages."""
     package = DEBIAN_PACKAGE.get(name)
     if package:
@@ -88,7 +91,7 @@ def install_hint(name):
     return 'install it or set EXEC_PATH to its full path'
 
 
-def find_executable(name):
+def find_executable(name: str) -> str | None:
     """Full path of an executable, trying its known aliases; None if absent."""
     for candidate in ALIASES.get(name, (name,)):
         path = shutil.which(candidate)
@@ -97,7 +100,8 @@ def find_executable(name):
     return None
 
 
-def execute(command, cwd=None, env=None, check=True):
+def execute(command: str | Sequence[str | os.PathLike], cwd: str | os.PathLike | None = None,
+            env: Mapping[str, str] | None = None, check: bool = True) -> tuple[str, str]:
     """Run a command and return its ``(stdout, stderr)`` as text.
 
     The command honours the job's ``TIMEOUT``: it is killed when the job's

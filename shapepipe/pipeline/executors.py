@@ -5,6 +5,10 @@ Both executors have one method, ``map(jobs, config)``, yielding a
 driver loop is the same in both modes.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 import collections
 import concurrent.futures
 import os
@@ -16,6 +20,12 @@ from shapepipe.errors import DependencyError, ExecutorError
 from shapepipe.pipeline.execute import kill_running_executables
 from shapepipe.pipeline.job import FAILED, JobResult, process_log_path, run_job
 from shapepipe.pipeline.signals import RunInterrupted, StopSignals, init_worker, received_signal
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+
+    from shapepipe.pipeline.config import ShapePipeConfig
+    from shapepipe.pipeline.plan import Job
 
 
 class RankFailed(ExecutorError):
@@ -85,7 +95,7 @@ class SMPExecutor:
 
     mode = 'smp'
 
-    def __init__(self, n_jobs=1, backend='loky'):
+    def __init__(self, n_jobs: int = 1, backend: str = 'loky') -> None:
         self.n_jobs = n_jobs
         self.backend = backend
         self.ranks = 1
@@ -128,7 +138,7 @@ class SMPExecutor:
             pass
 
     # Running ----------------------------------------------------------------
-    def map(self, jobs, config):
+    def map(self, jobs: Sequence[Job], config: ShapePipeConfig) -> Iterator[JobResult]:
         """Yield a :class:`JobResult` per job, as jobs finish."""
         if self.n_jobs == 1 or len(jobs) == 1:
             for job in jobs:
@@ -172,12 +182,12 @@ class SMPExecutor:
             else:
                 queue.extendleft((job, True) for job, _ in reversed(died))
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop the workers at once (the run is interrupted)."""
         self._drop_pool(kill=True)
         kill_running_executables()
 
-    def close(self):
+    def close(self) -> None:
         """Release the workers."""
         self._drop_pool(kill=False)
 
@@ -208,12 +218,12 @@ class MPIExecutor:
 
     mode = 'mpi'
 
-    def __init__(self, comm=None):
+    def __init__(self, comm: MPI.Intracomm | None = None) -> None:
         self.comm = comm or _mpi_comm()
         self.rank = self.comm.Get_rank()
         self.ranks = self.comm.Get_size()
 
-    def map(self, jobs, config):
+    def map(self, jobs: Sequence[Job], config: ShapePipeConfig) -> Iterator[JobResult]:
         self.comm.bcast(('jobs', jobs, config), root=0)
         for job in jobs[0::self.ranks]:
             yield run_job(job, config)
@@ -225,10 +235,10 @@ class MPIExecutor:
                 raise RankFailed(f'MPI rank {rank} failed: {payload}', rank=rank)
             yield from payload
 
-    def stop(self):
+    def stop(self) -> None:
         """Nothing to do here: :meth:`close` aborts the other ranks."""
 
-    def close(self, abort=None):
+    def close(self, abort: int | None = None) -> None:
         """Release the other ranks from :meth:`serve`, or abort every rank with
         the exit status ``abort`` (a rank failed, or a signal stopped the run)."""
         if self.rank != 0:
@@ -239,7 +249,7 @@ class MPIExecutor:
             self.comm.Abort(abort)
         self.comm.bcast(('stop', None, None), root=0)
 
-    def serve(self):
+    def serve(self) -> int:
         """Loop of ranks > 0: run the share of each broadcast job list.
 
         Returns the process exit status.
@@ -270,7 +280,7 @@ def _any_source():
     return MPI.ANY_SOURCE
 
 
-def mpi_world_size_from_env():
+def mpi_world_size_from_env() -> int:
     """Number of processes mpiexec started, read from its environment (1 if none)."""
     for key in ('PMI_SIZE', 'OMPI_COMM_WORLD_SIZE', 'MPI_LOCALNRANKS'):
         if os.environ.get(key, '').isdigit():
@@ -278,7 +288,7 @@ def mpi_world_size_from_env():
     return 1
 
 
-def mpi_rank_from_env():
+def mpi_rank_from_env() -> int:
     """This process's rank as mpiexec's environment says (0 if none)."""
     for key in ('PMI_RANK', 'OMPI_COMM_WORLD_RANK'):
         if os.environ.get(key, '').isdigit():

@@ -7,6 +7,9 @@ before the extension. Numbers are intersected over the patterns, unless a
 number list is given.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
 import glob
 import os
 from dataclasses import dataclass, field
@@ -26,13 +29,14 @@ class PatternFiles:
     files: dict = field(default_factory=dict)
 
 
-def normalise_ext(ext):
+def normalise_ext(ext: str) -> str:
     """Add the leading dot ShapePipe allows users to omit."""
     ext = ext.strip()
     return ext if not ext or ext.startswith('.') else '.' + ext
 
 
-def pair_patterns(patterns, exts, where=''):
+def pair_patterns(patterns: Sequence[str], exts: Sequence[str],
+                  where: str = '') -> list[tuple[str, str]]:
     """Broadcast one extension over all patterns; otherwise lengths must match."""
     exts = [normalise_ext(e) for e in exts]
     if not patterns:
@@ -47,7 +51,8 @@ def pair_patterns(patterns, exts, where=''):
     return list(zip(patterns, exts))
 
 
-def find_pattern_files(directories, pattern, ext, number_regex, correct_pattern=True):
+def find_pattern_files(directories: Iterable[str], pattern: str, ext: str, number_regex: str,
+                       correct_pattern: bool = True) -> PatternFiles:
     """Find the files of one pattern.
 
     Returns
@@ -98,7 +103,7 @@ def find_pattern_files(directories, pattern, ext, number_regex, correct_pattern=
     return PatternFiles(pattern, ext, '', {})
 
 
-def read_number_list(items):
+def read_number_list(items: Sequence[str]) -> list[str]:
     """Numbers from NUMBER_LIST: a file with one number a line, or the list itself."""
     if len(items) == 1 and os.path.isfile(items[0]):
         with open(items[0]) as handle:
@@ -106,7 +111,8 @@ def read_number_list(items):
     return list(items)
 
 
-def select_numbers(found, number_list=None):
+def select_numbers(found: Sequence[PatternFiles], number_list: Sequence[str] | None = None,
+                   ) -> tuple[list[str], dict[str, list[str]]]:
     """Numbers to process and those dropped.
 
     Parameters

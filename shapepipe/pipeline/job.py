@@ -1,5 +1,8 @@
 """Running one job: its process log, time limit and outcome."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import logging
 import os
 import signal
@@ -15,10 +18,14 @@ from shapepipe.pipeline.log_handlers import OneLineFileHandler
 from shapepipe.pipeline.module_registry import load_runner
 from shapepipe.pipeline.signals import JobStopSignals, received_signal
 
+if TYPE_CHECKING:
+    from shapepipe.pipeline.config import ShapePipeConfig
+    from shapepipe.pipeline.plan import Job
+
 OK, FAILED, SKIPPED, INTERRUPTED = 'ok', 'failed', 'skipped', 'interrupted'
 
 
-def job_label(number):
+def job_label(number: str) -> str:
     """How a job is named in logs and in the job ledger: its number or ``(serial)``."""
     return number or '(serial)'
 
@@ -36,7 +43,7 @@ class JobResult:
     host: str
 
 
-def process_log_path(job):
+def process_log_path(job: Job) -> str:
     """``<module>/logs/process<num>.log`` (``process_serial.log`` for serial jobs)."""
     name = f'process{job.number}.log' if job.number else 'process_serial.log'
     return os.path.join(job.run_dirs['logs'], name)
@@ -103,7 +110,7 @@ def _log_output(logger, output):
             logger.info('%s of the module:\n%s', label, str(text).rstrip())
 
 
-def run_job(job, config):
+def run_job(job: Job, config: ShapePipeConfig) -> JobResult:
     """Run one job and return its :class:`JobResult`; never raises for job errors."""
     start = time.monotonic()
     log_path = process_log_path(job)

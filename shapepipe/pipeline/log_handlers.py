@@ -7,6 +7,8 @@ process (a full disk fails every log at once), and drops messages it cannot
 write silently afterwards.
 """
 
+from __future__ import annotations
+
 import logging
 import sys
 
@@ -17,7 +19,7 @@ class OneLineFileHandler(logging.FileHandler):
     reported = False
     """Set (on the class) once a failure was reported in this process."""
 
-    def handleError(self, record):
+    def handleError(self, record: logging.LogRecord | None) -> None:
         if OneLineFileHandler.reported:
             return
         OneLineFileHandler.reported = True
@@ -26,13 +28,13 @@ class OneLineFileHandler(logging.FileHandler):
         print(f'shapepipe_run: cannot write the log {self.baseFilename}: {reason}; its later '
               f'messages are lost', file=sys.stderr)
 
-    def flush(self):
+    def flush(self) -> None:
         try:
             super().flush()
         except OSError:
             self.handleError(None)
 
-    def close(self):
+    def close(self) -> None:
         try:
             super().close()
         except OSError:

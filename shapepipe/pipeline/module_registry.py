@@ -5,6 +5,10 @@ in the directories listed in the ``SHAPEPIPE_MODULE_PATH`` environment
 variable (``:``-separated), as ``<name>_runner.py`` files.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 import glob
 import importlib
 import importlib.util
@@ -28,7 +32,7 @@ def _user_runner_files():
     return files
 
 
-def available_runners():
+def available_runners() -> list[str]:
     """Names of every installed runner and of the user's own, sorted."""
     names = {
         info.name for info in pkgutil.iter_modules(modules_package.__path__)
@@ -72,7 +76,7 @@ def _import_error(name, where, error):
                        key='MODULE', path=where)
 
 
-def load_runner(name):
+def load_runner(name: str) -> Callable[..., Any]:
     """The runner function of module ``name`` (e.g. ``'setools_runner'``).
 
     Raises

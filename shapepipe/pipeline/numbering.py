@@ -1,5 +1,7 @@
 """File numbering schemes: ShapePipe's example strings and ``RE:`` regexps."""
 
+from __future__ import annotations
+
 import re
 
 from shapepipe.errors import ConfigError
@@ -7,7 +9,7 @@ from shapepipe.errors import ConfigError
 DEFAULT_SCHEME = r'RE:\_\d+'
 
 
-def scheme_to_regex(scheme):
+def scheme_to_regex(scheme: str | None) -> str:
     """Convert a numbering scheme to a regular expression.
 
     ``RE:<regex>`` is used as given. Otherwise each non-alphanumeric character
@@ -57,11 +59,11 @@ def scheme_to_regex(scheme):
     return regex
 
 
-def file_name_regex(number_regex, ext):
+def file_name_regex(number_regex: str, ext: str) -> re.Pattern[str]:
     """Regex splitting a file name into ``(prefix, number)`` before ``ext``."""
     return re.compile(rf'^(?P<prefix>.*?)(?P<number>{number_regex}){re.escape(ext)}$')
 
 
-def natural_key(text):
+def natural_key(text: str) -> list[int | str]:
     """Sort key putting ``-2`` before ``-10``."""
     return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', text)]

@@ -1,6 +1,10 @@
 """What each module run of a pipeline reads: names, sections, properties,
 input directories and the resulting job list."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 import os
 from collections import Counter
 from dataclasses import dataclass
@@ -13,6 +17,11 @@ from shapepipe.pipeline.file_matching import (
 )
 from shapepipe.pipeline.numbering import DEFAULT_SCHEME, scheme_to_regex
 from shapepipe.pipeline.run_log import parse_input_dir, split_run_name
+
+if TYPE_CHECKING:
+    from shapepipe.pipeline.config import ShapePipeConfig
+    from shapepipe.pipeline.file_matching import PatternFiles
+    from shapepipe.pipeline.run_log import RunLog
 
 
 @dataclass
@@ -39,7 +48,7 @@ class Job:
     timeout: float = None
 
 
-def plan_module_runs(module_list):
+def plan_module_runs(module_list: Sequence[str]) -> list[ModuleRun]:
     """Run names and config sections, with ``_run_N`` for repeated modules."""
     counts = Counter(module_list)
     seen = Counter()
@@ -92,7 +101,8 @@ class ModuleProperties:
         return list(value) + list(added or [])
 
 
-def input_directory_entries(config, props, previous_runs):
+def input_directory_entries(config: ShapePipeConfig, props: ModuleProperties,
+                            previous_runs: Sequence[ModuleRun]) -> list[tuple[str, str]]:
     """The unresolved input entries of a module run.
 
     Each entry is ``('dir', text)`` for a path or link, or ``('module', run
@@ -124,7 +134,8 @@ def _earlier_run(name, previous_runs):
     return matches[-1].name if matches else None
 
 
-def resolve_input_dirs(entries, run_dir, run_log, where=''):
+def resolve_input_dirs(entries: Iterable[tuple[str, str]], run_dir: str, run_log: RunLog,
+                       where: str = '') -> list[str]:
     """Turn input entries into existing directories.
 
     Raises
@@ -149,7 +160,9 @@ def resolve_input_dirs(entries, run_dir, run_log, where=''):
     return dirs
 
 
-def build_jobs(config, props, input_dirs, run_dirs, where=''):
+def build_jobs(config: ShapePipeConfig, props: ModuleProperties, input_dirs: Sequence[str],
+               run_dirs: dict[str, str], where: str = '',
+               ) -> tuple[list[Job], dict[str, list[str]], list[PatternFiles]]:
     """The jobs of a module run.
 
     Raises

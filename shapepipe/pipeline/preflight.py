@@ -6,6 +6,9 @@ otherwise fail later or in every job: config sections that nothing reads, an
 that cannot be appended to.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import errno
 import os
 import shutil
@@ -13,6 +16,9 @@ import tempfile
 
 from shapepipe.errors import InputError
 from shapepipe.pipeline.module_registry import available_runners
+
+if TYPE_CHECKING:
+    from shapepipe.pipeline.run import Pipeline
 
 PROBE_BYTES = 1 << 20
 """Size of the probe file written into OUTPUT_DIR (1 MiB)."""
@@ -29,7 +35,7 @@ def _reason(error):
     return error.strerror or str(error)
 
 
-def check_output_dir(output_dir):
+def check_output_dir(output_dir: str | os.PathLike) -> None:
     """Create ``output_dir`` if needed, and write and remove a probe file in it.
 
     Raises
@@ -64,7 +70,7 @@ def check_output_dir(output_dir):
                          path=output_dir)
 
 
-def check_run_log(path):
+def check_run_log(path: str | os.PathLike) -> None:
     """The run log can be appended to (it is opened for appending, nothing is written).
 
     Raises
@@ -80,7 +86,7 @@ def check_run_log(path):
                          f'or set [FILE] RUN_LOG_NAME to another name', path=path) from None
 
 
-def preflight(pipeline):
+def preflight(pipeline: Pipeline) -> None:
     """Run every check on a :class:`shapepipe.pipeline.run.Pipeline` before its jobs."""
     pipeline.config.check_sections(pipeline.module_runs, available_runners())
     check_output_dir(pipeline.output_root)

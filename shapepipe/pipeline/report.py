@@ -1,5 +1,8 @@
 """The summary table that ends a run."""
 
+from __future__ import annotations
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -21,12 +24,12 @@ class ModuleSummary:
     resumed: int = 0
 
     @property
-    def unfinished(self):
+    def unfinished(self) -> int:
         """Jobs that neither ran to an end nor were done before: interrupted or never run."""
         return max(self.jobs - self.resumed - self.ok - self.failed - self.skipped, 0)
 
 
-def summary_table(summaries):
+def summary_table(summaries: Sequence[ModuleSummary]) -> str:
     """A plain-text table: module, jobs, ok, failed, skipped, wall time.
 
     Columns ``resumed`` (done before a ``--resume``) and ``stopped``

@@ -4,12 +4,14 @@ Never use numpy's global state: each job (and, where results must not depend
 on how objects are split into jobs, each object) gets its own generator.
 """
 
+from __future__ import annotations
+
 import zlib
 
 import numpy as np
 
 
-def make_rng(run_seed, *keys):
+def make_rng(run_seed: int, *keys: str | int) -> np.random.Generator:
     """A ``numpy.random.Generator`` determined by the run seed and keys.
 
     Parameters

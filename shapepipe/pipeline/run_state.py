@@ -19,6 +19,10 @@ A run directory without a ``status`` file (made by ShapePipe, or by shapepipe
 before run states existed) is taken as complete.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
 import json
 import os
 
@@ -32,7 +36,7 @@ RUNNING, FINISHED, INTERRUPTED = 'running', 'finished', 'interrupted'
 COMPLETE, NOT_STARTED = 'complete', 'not_started'
 
 
-def write_status(directory, state, **fields):
+def write_status(directory: str | os.PathLike, state: str, **fields: Any) -> OSError | None:
     """Write ``<directory>/status`` atomically (one JSON object).
 
     Returns the OSError that prevented it (e.g. a full disk), or None. An
@@ -46,7 +50,7 @@ def write_status(directory, state, **fields):
     return None
 
 
-def read_status(directory):
+def read_status(directory: str | os.PathLike) -> dict[str, Any] | None:
     """The status dict of a run or module directory; None without a readable one."""
     try:
         with open(os.path.join(directory, STATUS_FILE)) as handle:
@@ -56,7 +60,7 @@ def read_status(directory):
     return status if isinstance(status, dict) and 'state' in status else None
 
 
-def module_run_complete(run_dir, module_dir):
+def module_run_complete(run_dir: str | os.PathLike, module_dir: str | os.PathLike) -> bool:
     """Whether a module run's outputs may be used by a later run.
 
     A module run is complete when its status says so, or when neither it nor
@@ -68,7 +72,7 @@ def module_run_complete(run_dir, module_dir):
     return read_status(run_dir) is None
 
 
-def describe_state(run_dir, module_dir):
+def describe_state(run_dir: str | os.PathLike, module_dir: str | os.PathLike) -> str:
     """A few words on why a module run is not complete, for messages."""
     status = read_status(module_dir)
     if status is not None:
@@ -83,12 +87,12 @@ def describe_state(run_dir, module_dir):
 class JobLedger:
     """The ``jobs.txt`` of a module run: finished jobs, one line each, appended."""
 
-    def __init__(self, module_dir):
+    def __init__(self, module_dir: str | os.PathLike) -> None:
         self.path = os.path.join(module_dir, JOB_LEDGER)
         self._handle = None
         self.error = None   # the first OSError (a full disk): those jobs rerun on --resume
 
-    def done(self):
+    def done(self) -> set[str]:
         """Labels of the jobs whose last recorded outcome is ok or skipped."""
         last = {}
         try:
@@ -103,7 +107,7 @@ class JobLedger:
             return set()
         return {label for label, status in last.items() if status in (OK, SKIPPED)}
 
-    def record(self, label, status):
+    def record(self, label: str, status: str) -> None:
         """Append a job's outcome and flush it to the file."""
         try:
             if self._handle is None:
@@ -113,7 +117,7 @@ class JobLedger:
         except OSError as error:
             self.error = self.error or error
 
-    def close(self):
+    def close(self) -> None:
         if self._handle is not None:
             try:
                 self._handle.close()
@@ -122,7 +126,7 @@ class JobLedger:
             self._handle = None
 
 
-def output_snapshot(output_dir):
+def output_snapshot(output_dir: str | os.PathLike) -> dict[str, tuple[int, int]]:
     """``{path relative to output_dir: (inode, mtime)}`` of the files there now."""
     snapshot = {}
     for root, _, names in os.walk(output_dir):
@@ -136,7 +140,7 @@ def output_snapshot(output_dir):
     return snapshot
 
 
-def write_stale_list(module_dir, snapshot):
+def write_stale_list(module_dir: str | os.PathLike, snapshot: Mapping[str, tuple[int, int]]) -> int:
     """Record the files of ``snapshot`` that are unchanged (not rewritten) since;
     return how many."""
     output_dir = os.path.join(module_dir, 'output')
@@ -150,7 +154,7 @@ def write_stale_list(module_dir, snapshot):
     return len(stale)   # OSError (a full disk) is the caller's to report
 
 
-def stale_inputs(input_dirs):
+def stale_inputs(input_dirs: Iterable[str]) -> set[str]:
     """Real paths of the files listed in the ``stale.txt`` of the module runs
     whose output directories are among ``input_dirs``, and unchanged since."""
     stale = set()

@@ -10,6 +10,8 @@ the status files) is not cut short. A signal ignored when the run starts
 handlers (:func:`init_worker`).
 """
 
+from __future__ import annotations
+
 import os
 import signal
 import threading
@@ -36,12 +38,12 @@ class RunInterrupted(KeyboardInterrupt):
 _received = []
 
 
-def received_signal():
+def received_signal() -> int | None:
     """The first stop signal received by this process in the block, or None."""
     return _received[0] if _received else None
 
 
-def exit_status(signum):
+def exit_status(signum: int) -> int:
     """Shell convention for a run stopped by ``signum``."""
     return 128 + int(signum)
 
@@ -75,7 +77,7 @@ class StopSignals:
         return False
 
     @staticmethod
-    def ignore_more():
+    def ignore_more() -> None:
         """Ignore further stop signals (during the clean-up after the first)."""
         if not _received:
             _received.append(signal.SIGINT)
@@ -85,7 +87,7 @@ _worker = []   # set in worker processes by init_worker
 _in_job = []   # a job is running in this worker
 
 
-def init_worker():
+def init_worker() -> None:
     """Initializer of worker processes (loky, multiprocessing).
 
     During a job, SIGINT, SIGTERM and SIGHUP raise :class:`RunInterrupted`

@@ -1,6 +1,10 @@
 """Metacalibration calibration: selections, responses (shear and selection),
 mean shear, multiplicative and additive bias, PSF leakage, bootstrap errors."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import dataclasses
 
 import numpy as np
@@ -8,13 +12,23 @@ import numpy as np
 from shapepipe.errors import InputError
 from shapepipe.shear.catalogs import MCAL_TYPES, SHEAR_PAIRS, as_cuts, as_shear_catalog
 
+if TYPE_CHECKING:
+    import os
+
+    from astropy.io import fits
+    from astropy.table import Table
+    from numpy.typing import ArrayLike
+
+    from shapepipe.shear.catalogs import Cuts
+
 
 # ---------------------------------------------------------------------------
 # The math: selections, weighted means, responses, bias, leakage.
 # ``weights`` are object multiplicities (bootstrap counts); None means all 1.
 # ---------------------------------------------------------------------------
 
-def selection_mask(measurement, cuts, mcal_flags=None):
+def selection_mask(measurement: Mapping[str, ArrayLike], cuts: Cuts | Mapping[str, Any] | None,
+                   mcal_flags: ArrayLike | None = None) -> np.ndarray:
     """Boolean mask of the objects of one metacal measurement that pass ``cuts``."""
     cuts = as_cuts(cuts)
     e = np.asarray(measurement['e'], float)
@@ -32,7 +46,8 @@ def selection_mask(measurement, cuts, mcal_flags=None):
     return mask
 
 
-def selection_masks(catalog, cuts):
+def selection_masks(catalog: Mapping[str, Any],
+                    cuts: Cuts | Mapping[str, Any] | None) -> dict[str, np.ndarray]:
     """``{kind: mask}`` for the five metacal measurements.
 
     Besides the cuts on its own measurement, every selection requires a finite
@@ -44,7 +59,7 @@ def selection_masks(catalog, cuts):
             for kind in MCAL_TYPES}
 
 
-def weighted_mean(values, weights):
+def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Mean of rows of ``values`` with ``weights`` (NaN when the weights sum to 0)."""
     total = weights.sum()
     if total <= 0:
@@ -56,7 +71,7 @@ def weighted_mean(values, weights):
     return mean
 
 
-def without_nan_ellipticities(catalog):
+def without_nan_ellipticities(catalog: Mapping[str, Any]) -> Mapping[str, Any]:
     """The catalogue with non-finite ellipticities set to 0 (such objects are never selected).
 
     Lets the weighted means run as plain dot products.
@@ -70,7 +85,8 @@ def without_nan_ellipticities(catalog):
     return result
 
 
-def response_matrices(catalog, masks, step, weights):
+def response_matrices(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step: float,
+                      weights: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(R, R_s, <e>) from the selection masks; NaN entries where a selection is empty.
 
     ``R[i, j] = (<e_i^{jP}> - <e_i^{jM}>) / (2 step)`` over the NOSHEAR selection;
@@ -89,7 +105,7 @@ def response_matrices(catalog, masks, step, weights):
     return shear_response_matrix, selection_response_matrix, weighted_mean(e_noshear, w_noshear)
 
 
-def calibrate(e, response):
+def calibrate(e: ArrayLike, response: ArrayLike) -> np.ndarray:
     """Calibrated ellipticities ``(R + R_s)^-1 e`` for rows (N, 2) or one 2-vector."""
     e = np.asarray(e, float)
     try:
@@ -99,7 +115,9 @@ def calibrate(e, response):
     return e @ inverse.T
 
 
-def shear_response(catalog, cuts=None, step=0.01, weights=None):
+def shear_response(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_rec | Table,
+                   cuts: Cuts | Mapping[str, Any] | None = None, step: float = 0.01,
+                   weights: ArrayLike | None = None) -> dict[str, Any]:
     """Metacalibration responses and mean shear of a catalogue.
 
     Parameters
@@ -152,7 +170,8 @@ def _check_selections(catalog, masks, cuts):
                              f'--snr-min/--size-min or check the catalogue flags', path=source)
 
 
-def linear_fit(x, y, weights=None):
+def linear_fit(x: ArrayLike, y: ArrayLike, weights: ArrayLike | None = None,
+               ) -> tuple[float, float, float, float]:
     """Weighted least-squares line ``y = slope x + intercept``.
 
     Returns
@@ -182,7 +201,8 @@ def linear_fit(x, y, weights=None):
     return slope, intercept, slope_err, intercept_err
 
 
-def multiplicative_bias(g_est, g_true, weights=None):
+def multiplicative_bias(g_est: ArrayLike, g_true: ArrayLike,
+                        weights: ArrayLike | None = None) -> dict[str, np.ndarray]:
     """Multiplicative and additive bias per component from ``g_est = (1 + m) g_true + c``.
 
     Parameters
@@ -229,7 +249,8 @@ def multiplicative_bias(g_est, g_true, weights=None):
     return {'m': m, 'c': c}
 
 
-def psf_leakage(e_cal, psf_e, weights=None):
+def psf_leakage(e_cal: ArrayLike, psf_e: ArrayLike,
+                weights: ArrayLike | None = None) -> dict[str, np.ndarray]:
     """Leakage ``alpha_i``: slope of calibrated ``e_i`` against PSF ``e_i``, per component.
 
     Returns
@@ -270,7 +291,10 @@ def _estimates(catalog, masks, step, g_true, weights):
     return estimates
 
 
-def measure_shear_bias(catalog, cuts=None, step=0.01, g_true=None, n_boot=200, rng=0):
+def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_rec | Table,
+                       cuts: Cuts | Mapping[str, Any] | None = None, step: float = 0.01,
+                       g_true: ArrayLike | None = None, n_boot: int = 200,
+                       rng: np.random.Generator | int = 0) -> dict[str, Any]:
     """Responses, mean shear, biases and leakage of a catalogue, with bootstrap errors.
 
     Parameters
@@ -337,7 +361,7 @@ def measure_shear_bias(catalog, cuts=None, step=0.01, g_true=None, n_boot=200, r
     return result
 
 
-def bootstrap_std(samples, shape):
+def bootstrap_std(samples: Sequence[ArrayLike], shape: tuple[int, ...]) -> np.ndarray:
     """Standard deviation over bootstrap samples, entry by entry (NaN with < 2 finite)."""
     result = np.full(shape, np.nan)
     if len(samples) < 2:

@@ -1,6 +1,10 @@
 """Shear catalogues for calibration: our final catalogues or ngmix_runner
 outputs read into one layout, with the selection cuts."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 import dataclasses
 import os
 
@@ -11,6 +15,10 @@ from shapepipe.errors import InputError
 from shapepipe.io.final_catalog import FINAL_HDU
 from shapepipe.io.fits_errors import reading, require_columns
 from shapepipe.io.ngmix_catalog import MCAL_TYPES, final_name
+
+if TYPE_CHECKING:
+    from astropy.table import Table
+    from numpy.typing import ArrayLike
 
 # (plus, minus) sheared measurements of component j = 0, 1.
 SHEAR_PAIRS = (('1P', '1M'), ('2P', '2M'))
@@ -36,7 +44,7 @@ class Cuts:
     snr_max: float = None
     size_min: float = 0.5
 
-    def describe(self):
+    def describe(self) -> str:
         """One-line text of the cuts, for messages and the table."""
         text = f'flags == 0, S/N > {self.snr_min:g}'
         if self.snr_max is not None:
@@ -44,7 +52,7 @@ class Cuts:
         return text + f', T/Tpsf > {self.size_min:g}'
 
 
-def as_cuts(cuts):
+def as_cuts(cuts: Cuts | Mapping[str, Any] | None) -> Cuts:
     """A :class:`Cuts` from None, a Cuts or a mapping of its fields."""
     if cuts is None:
         return Cuts()
@@ -83,7 +91,8 @@ def _check_columns(names, required, source, where, fix):
     require_columns(source, where, names, required, fix)
 
 
-def catalog_from_final(table, source='catalogue'):
+def catalog_from_final(table: fits.FITS_rec | Table | Mapping[str, ArrayLike],
+                       source: str = 'catalogue') -> dict[str, Any]:
     """Shear catalogue from a table with the final-catalogue (``NGMIX_*``) columns."""
     _check_columns(_column_names(table), FINAL_REQUIRED, source, f'HDU {FINAL_HDU}',
                    'give a final catalogue made by make_cat from ngmix shapes')
@@ -128,7 +137,8 @@ def _ngmix_measurement(data, rows):
     return measurement
 
 
-def catalog_from_ngmix(tables, source='catalogue'):
+def catalog_from_ngmix(tables: Mapping[str, fits.FITS_rec | Table],
+                       source: str = 'catalogue') -> dict[str, Any]:
     """Shear catalogue from the five ngmix_runner tables ``{kind: table}``.
 
     The NOSHEAR rows define the objects; the sheared tables are matched by ``id``
@@ -163,7 +173,7 @@ def catalog_from_ngmix(tables, source='catalogue'):
     return catalog
 
 
-def read_catalog(path):
+def read_catalog(path: str | os.PathLike) -> dict[str, Any]:
     """Shear catalogue of a final catalogue or ngmix_runner FITS file (detected by HDU names)."""
     path = os.fspath(path)
     formats = 'a final_cat*.fits (HDU RESULTS) or ngmix*.fits (HDUs 1M 1P 2M 2P NOSHEAR)'
@@ -178,7 +188,8 @@ def read_catalog(path):
     raise InputError(f'{path}: has HDUs {", ".join(names)} only; give {formats}', path=path)
 
 
-def as_shear_catalog(source):
+def as_shear_catalog(source: str | os.PathLike | Mapping[str, Any] | fits.FITS_rec | Table,
+                     ) -> dict[str, Any]:
     """Shear catalogue from a path, a shear-catalogue dict or a final-catalogue table."""
     if isinstance(source, (str, os.PathLike)):
         return read_catalog(source)
@@ -217,7 +228,7 @@ def _validated(catalog):
     return result
 
 
-def subset_catalog(catalog, rows):
+def subset_catalog(catalog: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
     """The catalogue restricted to ``rows`` (index array or boolean mask)."""
     result = {'source': catalog.get('source', 'catalogue'), 'id': catalog['id'][rows],
               'mcal_flags': catalog['mcal_flags'][rows],
@@ -227,7 +238,7 @@ def subset_catalog(catalog, rows):
     return result
 
 
-def read_truth(path, ids):
+def read_truth(path: str | os.PathLike, ids: ArrayLike) -> np.ndarray:
     """True shear (N, 2) of the objects ``ids`` from a FITS table; NaN rows where unmatched.
 
     The table (first table HDU) has an ``id`` or ``NUMBER`` column and ``g1``, ``g2``.

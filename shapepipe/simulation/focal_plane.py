@@ -8,11 +8,17 @@ rotated by 180 degrees. The WCS of every CCD of an exposure shares one
 tangent point and one TPV distortion polynomial (as Elixir's solutions do).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS
 
 from shapepipe.cfis import EXPOSURE_PIXEL_SCALE, N_CCD, ccd_is_flipped
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 NX_FILE, NY_FILE = 2112, 4644
 X_DATA = (33, 2080)   # 1-indexed inclusive
@@ -26,7 +32,7 @@ GAP_X, GAP_Y = 80, 200   # pixels between CCDs
 DISTORTION = 6e-4
 
 
-def ccd_centre(ccd):
+def ccd_centre(ccd: int) -> tuple[float, float]:
     """Focal-plane position (u east-negative, v north) of a CCD centre, in pixels."""
     if ccd < 36:
         row, col = divmod(ccd, 9)
@@ -37,7 +43,8 @@ def ccd_centre(ccd):
     return u, v
 
 
-def ccd_header(ccd, ra0, dec0, scale=EXPOSURE_PIXEL_SCALE, distortion=DISTORTION):
+def ccd_header(ccd: int, ra0: float, dec0: float, scale: float = EXPOSURE_PIXEL_SCALE,
+               distortion: float = DISTORTION) -> fits.Header:
     """FITS header cards of a CCD's TAN+TPV WCS for pointing (ra0, dec0) [deg].
 
     The intermediate world coordinates are xi = -u s, eta = v s (east left),
@@ -73,19 +80,19 @@ def ccd_header(ccd, ra0, dec0, scale=EXPOSURE_PIXEL_SCALE, distortion=DISTORTION
     return header
 
 
-def ccd_wcs(ccd, ra0, dec0):
+def ccd_wcs(ccd: int, ra0: float, dec0: float) -> WCS:
     """astropy WCS of a CCD (TAN with TPV distortion)."""
     return WCS(ccd_header(ccd, ra0, dec0))
 
 
-def ccd_footprint_radius_deg():
+def ccd_footprint_radius_deg() -> float:
     """Radius that encloses the whole focal plane, in degrees."""
     corners = [ccd_centre(c) for c in range(N_CCD)]
     r = max(np.hypot(abs(u) + NX_DATA / 2, abs(v) + NY_DATA / 2) for u, v in corners)
     return r * EXPOSURE_PIXEL_SCALE / 3600.0
 
 
-def on_data(x, y, margin=0.0):
+def on_data(x: ArrayLike, y: ArrayLike, margin: float = 0.0) -> np.ndarray:
     """Whether 1-indexed pixel positions fall on a CCD's data section."""
     x = np.asarray(x)
     y = np.asarray(y)

@@ -5,10 +5,16 @@ Ellipticities are reduced shears (g1, g2) in galsim's local sky frame (u to
 the west, v to the north), the frame of the truth catalogue's shears.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 from dataclasses import dataclass
 
 import galsim
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 MOFFAT_BETA = 3.0
 
@@ -23,14 +29,16 @@ class ExposurePSF:
     e_coeffs: tuple       # (a0, a1, a2, b0, b1, b2): g1 = a0 + a1 u + a2 v, g2 = b0 + b1 u + b2 v
 
     @classmethod
-    def draw(cls, rng, fwhm_range=(0.6, 0.8), e_max=0.05):
+    def draw(cls, rng: np.random.Generator, fwhm_range: tuple[float, float] = (0.6, 0.8),
+             e_max: float = 0.05) -> ExposurePSF:
         """Random PSF field: |g| <= e_max over the focal plane (radius 0.8 deg)."""
         fwhm = rng.uniform(*fwhm_range)
         coeffs = rng.uniform(-1, 1, 6) * np.array([0.5, 0.3, 0.3, 0.5, 0.3, 0.3]) * e_max / 0.8
         coeffs[[0, 3]] = rng.uniform(-1, 1, 2) * e_max * 0.4
         return cls(fwhm=fwhm, fwhm_slope=rng.uniform(0.02, 0.08), e_coeffs=tuple(coeffs))
 
-    def params(self, u_deg, v_deg):
+    def params(self, u_deg: ArrayLike, v_deg: ArrayLike,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(fwhm, g1, g2) at focal-plane positions (arrays)."""
         u_deg = np.asarray(u_deg, dtype=float)
         v_deg = np.asarray(v_deg, dtype=float)
@@ -42,11 +50,12 @@ class ExposurePSF:
         fwhm = self.fwhm * (1.0 + self.fwhm_slope * (u_deg ** 2 + v_deg ** 2))
         return fwhm, g1 * cap, g2 * cap
 
-    def as_row(self):
+    def as_row(self) -> tuple[float, ...]:
         """The parameters as a flat tuple (for the truth file)."""
         return (self.fwhm, self.fwhm_slope) + tuple(self.e_coeffs)
 
 
-def psf_profile(fwhm, g1, g2, gsparams=None):
+def psf_profile(fwhm: float, g1: float, g2: float,
+                gsparams: galsim.GSParams | None = None) -> galsim.GSObject:
     """galsim Moffat PSF in arcsec, sheared to (g1, g2)."""
     return galsim.Moffat(beta=MOFFAT_BETA, fwhm=fwhm, gsparams=gsparams).shear(g1=g1, g2=g2)

@@ -1,15 +1,27 @@
 """Drawing objects into images: each object on its own small stamp, added
 into the big image (fast), with its local WCS Jacobian."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 import galsim
 import numpy as np
 
 from shapepipe.simulation.psf_model import psf_profile
 
+if TYPE_CHECKING:
+    from astropy.io import fits
+    from astropy.wcs import WCS
+    from numpy.typing import ArrayLike
+
+    from shapepipe.simulation.psf_model import ExposurePSF
+
 GSPARAMS = galsim.GSParams(maximum_fft_size=8192, folding_threshold=1e-2)
 
 
-def local_jacobians(wcs, ra, dec):
+def local_jacobians(wcs: WCS, ra: ArrayLike, dec: ArrayLike,
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pixel positions and local Jacobians d(u, v)/d(x, y) [arcsec / pixel].
 
     (u, v) is galsim's local sky frame: u to the west, v to the north.
@@ -39,7 +51,8 @@ def local_jacobians(wcs, ra, dec):
     return x, y, np.linalg.inv(inverse)
 
 
-def galaxy_profile(hlr, bulge_frac, e1, e2, g1, g2):
+def galaxy_profile(hlr: float, bulge_frac: float, e1: float, e2: float, g1: float,
+                   g2: float) -> galsim.GSObject:
     """Bulge + disk galaxy (arcsec), intrinsic shape then lensing shear."""
     disk = galsim.Exponential(half_light_radius=hlr, gsparams=GSPARAMS)
     if bulge_frac > 0:
@@ -50,7 +63,7 @@ def galaxy_profile(hlr, bulge_frac, e1, e2, g1, g2):
     return profile.shear(g1=e1, g2=e2).shear(g1=g1, g2=g2)
 
 
-def stamp_size(hlr, fwhm, flux, scale, noise_sigma):
+def stamp_size(hlr: float, fwhm: float, flux: float, scale: float, noise_sigma: float) -> int:
     """Odd stamp size [pixels] holding the object's light above the noise."""
     radius = 3.0 * fwhm + 5.0 * hlr
     if flux > 0 and noise_sigma > 0:
@@ -62,7 +75,10 @@ def stamp_size(hlr, fwhm, flux, scale, noise_sigma):
     return 2 * half + 1
 
 
-def draw_objects(image, objects, x, y, jac, fluxes, psfs, psf_fwhm, scale, noise_sigma):
+def draw_objects(image: galsim.Image, objects: Mapping[str, np.ndarray], x: np.ndarray,
+                 y: np.ndarray, jac: np.ndarray, fluxes: np.ndarray,
+                 psfs: Sequence[galsim.GSObject], psf_fwhm: np.ndarray, scale: float,
+                 noise_sigma: float) -> None:
     """Add objects to ``image`` (a galsim Image with FITS bounds).
 
     Parameters
@@ -100,13 +116,15 @@ def draw_objects(image, objects, x, y, jac, fluxes, psfs, psf_fwhm, scale, noise
             image[overlap] += stamp[overlap]
 
 
-def exposure_psfs(exposure_psf, u_deg, v_deg):
+def exposure_psfs(exposure_psf: ExposurePSF, u_deg: ArrayLike,
+                  v_deg: ArrayLike) -> list[galsim.GSObject]:
     """galsim PSF of one exposure at focal-plane positions."""
     fwhm, g1, g2 = exposure_psf.params(u_deg, v_deg)
     return [psf_profile(f, a, b, GSPARAMS) for f, a, b in zip(fwhm, g1, g2)]
 
 
-def sky_offsets_deg(ra, dec, ra0, dec0):
+def sky_offsets_deg(ra: ArrayLike, dec: ArrayLike, ra0: float,
+                    dec0: float) -> tuple[np.ndarray, np.ndarray]:
     """Gnomonic offsets (u to the west, v to the north) in degrees from (ra0, dec0)."""
     ra, dec = np.radians(ra), np.radians(dec)
     ra0, dec0 = np.radians(ra0), np.radians(dec0)
@@ -116,7 +134,8 @@ def sky_offsets_deg(ra, dec, ra0, dec0):
     return -np.degrees(xi), np.degrees(eta)
 
 
-def true_psf_stamps(exposure, wcs, ra, dec, size=51):
+def true_psf_stamps(exposure: fits.FITS_record | Mapping[str, Any], wcs: WCS, ra: ArrayLike,
+                    dec: ArrayLike, size: int = 51) -> np.ndarray:
     """The simulator's true PSF, pixelised, at sky positions of one exposure.
 
     Parameters

@@ -17,6 +17,10 @@ ngmix package. This core module does not import a runner package:
 :func:`shapepipe.modules.ngmix_package.stamp_stores.measure_stamp_arrays`).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from dataclasses import dataclass, field
 
 import galsim
@@ -48,7 +52,8 @@ class StampSimConfig:
     extra: dict = field(default_factory=dict)
 
 
-def epoch_setup(config, rng):
+def epoch_setup(config: StampSimConfig,
+                rng: np.random.Generator) -> list[tuple[galsim.GSObject, np.ndarray]]:
     """PSF and Jacobian of each epoch."""
     setups = []
     for e in range(config.n_epochs):
@@ -72,7 +77,7 @@ def _snr_flux(profile, psf, wcs, size, noise_sigma, target_snr):
     return target_snr * noise_sigma / np.sqrt((image.array ** 2).sum())
 
 
-def simulate_pairs(config):
+def simulate_pairs(config: StampSimConfig) -> dict[str, Any]:
     """Draw the stamps.
 
     Returns
@@ -164,7 +169,8 @@ def _measure_chunk(config, measure, settings, seed_offset):
     return out
 
 
-def run_paired(config, measure, settings=None, n_jobs=1, chunk_size=100):
+def run_paired(config: StampSimConfig, measure: Callable[..., dict[str, dict[str, np.ndarray]]],
+               settings: Any = None, n_jobs: int = 1, chunk_size: int = 100) -> dict[str, Any]:
     """Simulate and measure ``config.n_galaxies`` galaxies in chunks (joblib).
 
     ``measure(ids, arrays, rngs, settings)`` returns ``{type: {column: array}}``
@@ -191,7 +197,9 @@ def run_paired(config, measure, settings=None, n_jobs=1, chunk_size=100):
     return merged
 
 
-def paired_bias(result, shear, step=0.01, select=None, n_boot=300, seed=0):
+def paired_bias(result: Mapping[str, Any], shear: Sequence[float], step: float = 0.01,
+                select: Callable[[Mapping[str, np.ndarray]], np.ndarray] | None = None,
+                n_boot: int = 300, seed: int = 0) -> dict[str, Any]:
     """m and c (with bootstrap errors over galaxies) from :func:`run_paired`.
 
     ``m_i = <e+ - e->_i / (2 g_i <R_ii>) - 1`` on the sheared component(s);

@@ -7,7 +7,14 @@ has a dispersion of 0.26 per component. Stars follow flat-ish counts from r = 14
 to 24 at a high-latitude density.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 GALAXY_DENSITY = 55.0      # per arcmin^2 for r < 25.5
 GALAXY_MAG_RANGE = (18.0, 25.5)
@@ -45,8 +52,10 @@ def _shape_noise(rng, n):
     return e[:, 0], e[:, 1]
 
 
-def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
-                  density=GALAXY_DENSITY, shear_field='constant', pair_offset_arcsec=3.0):
+def make_galaxies(rng: np.random.Generator, ra0: float, dec0: float, half_width_deg: float,
+                  g1: float, g2: float, rotated_pairs: bool = False,
+                  density: float = GALAXY_DENSITY, shear_field: str = 'constant',
+                  pair_offset_arcsec: float = 3.0) -> dict[str, np.ndarray]:
     """Galaxy truth columns in a square field.
 
     With ``rotated_pairs`` every second galaxy is a copy of the previous one
@@ -87,7 +96,8 @@ def make_galaxies(rng, ra0, dec0, half_width_deg, g1, g2, rotated_pairs=False,
     }
 
 
-def sinusoid_shear(ra, dec, ra0, dec0, amplitude, wavelength_deg=0.1):
+def sinusoid_shear(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float, amplitude: float,
+                   wavelength_deg: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """A position-dependent shear: |g| = amplitude, direction turning with position.
 
     g1 = A cos(2 pi dx / L) cos(2 pi dy / L), g2 = A sin(2 pi dx / L) cos(2 pi dy / L),
@@ -101,7 +111,8 @@ def sinusoid_shear(ra, dec, ra0, dec0, amplitude, wavelength_deg=0.1):
         phase_2)
 
 
-def make_stars(rng, ra0, dec0, half_width_deg, density=STAR_DENSITY):
+def make_stars(rng: np.random.Generator, ra0: float, dec0: float, half_width_deg: float,
+               density: float = STAR_DENSITY) -> dict[str, np.ndarray]:
     """Star truth columns in a square field."""
     area = (2 * half_width_deg * 60) ** 2
     n = rng.poisson(density * area)
@@ -115,6 +126,6 @@ def make_stars(rng, ra0, dec0, half_width_deg, density=STAR_DENSITY):
     }
 
 
-def concatenate(*parts):
+def concatenate(*parts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Join column dictionaries."""
     return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}

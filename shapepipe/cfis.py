@@ -5,9 +5,16 @@ and ``XXX = rint(ra * cos(dec) * 2)`` (720 wraps to 0). Exposures are named by
 their 7-digit CFHT odometer with a ``p`` suffix (``2113737p``).
 """
 
+from __future__ import annotations
+
 import re
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
 
 TILE_SIZE_DEG = 0.5
 TILE_PIXEL_SCALE = 0.1857  # arcsec / pixel
@@ -17,7 +24,7 @@ EXPOSURE_PIXEL_SCALE = 0.187  # arcsec / pixel
 N_CCD = 40
 
 
-def tile_id_from_coord(ra, dec):
+def tile_id_from_coord(ra: float, dec: float) -> str:
     """Tile ID ``'XXX.YYY'`` of the tile whose centre is closest to (ra, dec) [deg]."""
     yyy = int(np.rint((dec + 90.0) * 2))
     dec_c = yyy / 2.0 - 90.0
@@ -25,7 +32,7 @@ def tile_id_from_coord(ra, dec):
     return f'{xxx:03d}.{yyy:03d}'
 
 
-def tile_coord_from_id(tile_id):
+def tile_coord_from_id(tile_id: str) -> tuple[float, float]:
     """Centre (ra, dec) in degrees of tile ``'XXX.YYY'`` (also ``XXX-YYY``)."""
     match = re.fullmatch(r'(\d{3})[.\-_](\d{3})', str(tile_id).strip())
     if not match:
@@ -36,7 +43,7 @@ def tile_coord_from_id(tile_id):
     return ra, dec
 
 
-def ccd_number(header, index):
+def ccd_number(header: Mapping[str, Any], index: int) -> int:
     """A mosaic CCD's number: its CCDNUM keyword, a ``ccdNN`` EXTNAME, or ``index``
     (its 0-based order among the image HDUs; MegaCam's HDU i holds ccd i-1)."""
     if 'CCDNUM' in header:
@@ -47,7 +54,7 @@ def ccd_number(header, index):
     return index
 
 
-def pipeline_id(raw_id):
+def pipeline_id(raw_id: str) -> str:
     """Convert a raw CFIS ID to ShapePipe's: ``.`` -> ``-``, letters removed.
 
     ``'277.282'`` -> ``'277-282'``, ``'2113737p'`` -> ``'2113737'``.
@@ -55,27 +62,27 @@ def pipeline_id(raw_id):
     return re.sub(r'[A-Za-z]', '', str(raw_id).replace('.', '-'))
 
 
-def pipeline_ext(ext):
+def pipeline_ext(ext: str) -> str:
     """Extension without inner dots: ``'.fits.fz'`` -> ``'.fitsfz'``."""
     ext = ext if ext.startswith('.') else '.' + ext
     return '.' + ext[1:].replace('.', '')
 
 
-def exposure_raw_name(odometer, kind='image'):
+def exposure_raw_name(odometer: int | str, kind: str = 'image') -> str:
     """Raw CFIS exposure file name: kind ``image`` -> ``2113737p.fits.fz``,
     ``weight`` -> ``2113737p.weight.fits.fz``, ``flag`` -> ``2113737p.flag.fits.fz``."""
     middle = '' if kind == 'image' else f'.{kind}'
     return f'{int(odometer)}p{middle}.fits.fz'
 
 
-def tile_raw_name(tile_id, kind='image'):
+def tile_raw_name(tile_id: str, kind: str = 'image') -> str:
     """Raw CFIS tile name: ``CFIS.277.282.r.fits`` or ``CFIS.277.282.r.weight.fits.fz``."""
     if kind == 'image':
         return f'CFIS.{tile_id}.r.fits'
     return f'CFIS.{tile_id}.r.{kind}.fits.fz'
 
 
-def ccd_is_flipped(ccd):
+def ccd_is_flipped(ccd: int) -> bool:
     """MegaCam CCDs read out rotated by 180 degrees (< 18, and 36, 37)."""
     return ccd < 18 or ccd in (36, 37)
 
@@ -84,7 +91,7 @@ def ccd_is_flipped(ccd):
 _EXPOSURE_IN_HISTORY = re.compile(r'\b(\d{6,8})p\b')
 
 
-def exposures_from_header(path):
+def exposures_from_header(path: str | os.PathLike) -> list[str]:
     """Exposure names (``2113737p``) listed in a tile's HISTORY, in order.
 
     Shared by find_exposures, sextractor's multi-epoch post-processing and

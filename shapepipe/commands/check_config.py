@@ -7,8 +7,11 @@ modules match their declared outputs, and that the Python packages and
 executables the modules need are installed.
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from shapepipe.errors import ShapePipeError
 from shapepipe.pipeline.config import load_config
@@ -17,8 +20,13 @@ from shapepipe.pipeline.dependencies import check_executables, check_python_pack
 from shapepipe.pipeline.module_registry import load_runner
 from shapepipe.pipeline.plan import ModuleProperties, plan_module_runs
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def check_config(path, executables=True):
+    from shapepipe.pipeline.plan import ModuleRun
+
+
+def check_config(path: str, executables: bool = True) -> list[ModuleRun]:
     """Validate a config file; return its module runs.
 
     Raises
@@ -45,7 +53,7 @@ def check_config(path, executables=True):
     return runs
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: one line per config, exit 1 when any is rejected."""
     parser = argparse.ArgumentParser(prog='shapepipe_check_config', description=__doc__.split('\n')[0])
     parser.add_argument('configs', nargs='+', help='config files')

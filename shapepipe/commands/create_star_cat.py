@@ -13,11 +13,14 @@ dec and mag columns, e.g. a simulator's truth.fits) or, where the network
 allows, from CDS's ``findgsc2.2`` client.
 """
 
+from __future__ import annotations
+
 import argparse
 import glob
 import os
 import re
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.coordinates import SkyCoord
@@ -29,6 +32,9 @@ from shapepipe.errors import ExecutableError, InputError, ShapePipeError
 from shapepipe.io.star_catalog import write_star_catalog
 from shapepipe.pipeline.execute import find_executable
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 # Exposures: split CCD files, get_images' mosaic links, raw CFIS mosaics.
 _EXP_CCD = re.compile(r'(?:^|/)image(-\d+-\d+)\.fits$')
 _EXP_MOSAIC = re.compile(r'(?:^|/)(?:image-(\d+)|(\d{6,8})p)\.fits\.?(?:fz)?$')
@@ -36,7 +42,7 @@ _EXP_MOSAIC = re.compile(r'(?:^|/)(?:image-(\d+)|(\d{6,8})p)\.fits\.?(?:fz)?$')
 _TILE = re.compile(r'(?:^|/)(?:CFIS_image-(\d+)-(\d+)|CFIS\.(\d+)\.(\d+)\.r)\.fits$')
 
 
-def find_images(input_dir, mode=None):
+def find_images(input_dir: str, mode: str | None = None) -> list[tuple[str, str, int | None]]:
     """The images to make star catalogues for, as ``(number, path, hdu)``.
 
     Exposures (``mode='exp'``): split CCD images ``image-<exp>-<ccd>.fits``, and the
@@ -78,7 +84,7 @@ def find_images(input_dir, mode=None):
     return images
 
 
-def read_local_catalog(path):
+def read_local_catalog(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ra, dec, mag (and is_star when present) from a FITS or text table."""
     try:
         try:
@@ -100,7 +106,7 @@ def read_local_catalog(path):
             np.asarray(table[names['mag']], float)[keep])
 
 
-def image_footprint(path, hdu=None):
+def image_footprint(path: str, hdu: int | None = None) -> tuple[SkyCoord, float]:
     """Centre (SkyCoord) and radius [deg] of an image (HDU ``hdu`` of a mosaic)."""
     if hdu is not None:
         header = fits.getheader(path, hdu)
@@ -115,8 +121,9 @@ def image_footprint(path, hdu=None):
     return centre, SkyCoord(ra[:4], dec[:4], unit='deg').separation(centre).deg.max()
 
 
-def create_star_cats(input_dir, output_dir, mode=None, catalog=None, mag_max=18.0,
-                     margin_deg=0.02):
+def create_star_cats(input_dir: str, output_dir: str, mode: str | None = None,
+                     catalog: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, mag_max: float = 18.0,
+                     margin_deg: float = 0.02) -> list[str]:
     """Write one star catalogue per image (per CCD of a mosaic); return the paths."""
     images = find_images(input_dir, mode)
     if not images:
@@ -152,7 +159,7 @@ def create_star_cats(input_dir, output_dir, mode=None, catalog=None, mag_max=18.
     return written
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     parser = argparse.ArgumentParser(prog='create_star_cat', description=__doc__.split('\n')[0])
     parser.add_argument('input_dir')

@@ -6,18 +6,24 @@ The catalogues are ``<last run of MODULE>/output/PATTERN*.fits`` found through
 the run log; the printed number is the mean object count per catalogue.
 """
 
+from __future__ import annotations
+
 import argparse
 import glob
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from astropy.io import fits
 
 from shapepipe.errors import InputError, ShapePipeError
 from shapepipe.pipeline.run_log import resolve_dir_or_module
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def count_objects(path):
+
+def count_objects(path: str) -> int:
     """Rows of a catalogue's object table (``LDAC_OBJECTS``, else its last table)."""
     try:
         with fits.open(path) as hdul:
@@ -28,7 +34,9 @@ def count_objects(path):
         raise InputError(f'{path}: cannot read the catalogue ({error})', path=path) from None
 
 
-def number_of_objects(run_log, module='sextractor_runner_run_1', pattern='sexcat'):
+def number_of_objects(
+    run_log: str, module: str = 'sextractor_runner_run_1', pattern: str = 'sexcat',
+) -> int:
     """Mean number of objects of the catalogues of ``module``'s last run.
 
     Raises
@@ -46,7 +54,7 @@ def number_of_objects(run_log, module='sextractor_runner_run_1', pattern='sexcat
     return int(sum(count_objects(p) for p in paths) / len(paths))
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: print the number; exit 2 with one line on error."""
     parser = argparse.ArgumentParser(prog='get_number_objects', description=__doc__.split('\n')[0])
     parser.add_argument('--run_log', default=os.path.join('output', 'log_run_sp.txt'),

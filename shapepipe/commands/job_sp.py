@@ -16,6 +16,8 @@ parallel. The shape step splits each tile into ID ranges run at once and merged
 by merge_sep_cats.
 """
 
+from __future__ import annotations
+
 import argparse
 import glob
 import os
@@ -24,8 +26,12 @@ import socket
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from shapepipe.errors import ShapePipeError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 STEPS = ((1, 'retrieve'), (2, 'prepare'), (4, 'mask'), (8, 'detect'), (16, 'galaxy selection'),
          (32, 'shapes'), (64, 'paste'), (128, 'upload'))
@@ -38,7 +44,7 @@ class JobSpError(ShapePipeError):
     """A job_sp step cannot run or failed."""
 
 
-def fill_shape_template(text, k, id_min, id_max, psf):
+def fill_shape_template(text: str, k: int, id_min: int, id_max: int, psf: str) -> str:
     """A ``config_tile_Ng_template.ini`` for ID range ``k`` (as job_sp.bash's perl):
     ``ID_OBJ_MIN/MAX = X`` set, ``NgXu`` -> ``Ng<k>u``, ``X_interp`` -> ``<psf>_interp``."""
     text = re.sub(r'(ID_OBJ_MIN\s*=)\s*X\b', rf'\g<1> {id_min}', text)
@@ -46,17 +52,19 @@ def fill_shape_template(text, k, id_min, id_max, psf):
     return text.replace('NgXu', f'Ng{k}u').replace('X_interp', f'{psf}_interp')
 
 
-def fill_merge_template(text, n_split):
+def fill_merge_template(text: str, n_split: int) -> str:
     """A ``config_merge_sep_cats_template.ini`` with ``N_SPLIT_MAX = X`` set."""
     return re.sub(r'(N_SPLIT_MAX\s*=)\s*X\b', rf'\g<1> {n_split}', text)
 
 
-def set_key(text, key, value):
+def set_key(text: str, key: str, value: object) -> str:
     """Replace every ``KEY = ...`` line (ShapePipe's update_config)."""
     return re.sub(rf'(?m)^({key}\s*=).*$', rf'\g<1> {value}', text)
 
 
-def id_ranges(n_obj, nsh_jobs, nsh_step=-1, nsh_max=-1):
+def id_ranges(
+    n_obj: int, nsh_jobs: int, nsh_step: int = -1, nsh_max: int = -1,
+) -> list[tuple[int, int, int]]:
     """ID ranges ``[(k, id_min, id_max)]`` of the shape jobs, as job_sp.bash.
 
     The step is ``n_obj // nsh_jobs`` unless given; the last range is open
@@ -75,7 +83,7 @@ def id_ranges(n_obj, nsh_jobs, nsh_step=-1, nsh_max=-1):
     return ranges
 
 
-def network_available(address=CFHT_VOSPACE, timeout=3.0):
+def network_available(address: tuple[str, int] = CFHT_VOSPACE, timeout: float = 3.0) -> bool:
     """Whether the CADC VOSpace answers (a TCP connection within ``timeout``)."""
     try:
         with socket.create_connection(address, timeout=timeout):
@@ -84,13 +92,13 @@ def network_available(address=CFHT_VOSPACE, timeout=3.0):
         return False
 
 
-def default_config_dir():
+def default_config_dir() -> str:
     """``$SP_CONFIG`` if set, else ``example/cfis`` of this source tree."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return os.path.join(root, 'example', 'cfis')
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog='job_sp', description=__doc__.split('\n')[0])
     parser.add_argument('-j', '--job', type=int, default=OFFLINE_JOB,
                         help='steps, bit-coded: 1 retrieve, 2 prepare, 4 mask, 8 detection and '
@@ -152,7 +160,7 @@ class JobSp:
         self.timings = {}
 
     # Checks before anything runs ------------------------------------------
-    def check(self):
+    def check(self) -> None:
         """One-line errors for what cannot work here, before any step runs."""
         job, args = self.args.job, self.args
         if args.psf != 'psfex':
@@ -181,7 +189,7 @@ class JobSp:
                              f'-j {job & ~128 if job & 128 else job} without the upload')
 
     # Running configs -------------------------------------------------------
-    def config_path(self, name, **keys):
+    def config_path(self, name: str, **keys: object) -> str:
         """The config to run: the original, or a copy in cfis_mod with keys set."""
         original = os.path.join(self.sp_config, name)
         if self.args.n_smp != -1:
@@ -194,14 +202,14 @@ class JobSp:
             text = set_key(text, key, value)
         return self.write_mod(name, text)
 
-    def write_mod(self, name, text):
+    def write_mod(self, name: str, text: str) -> str:
         os.makedirs(self.sp_config_mod, exist_ok=True)
         path = os.path.join(self.sp_config_mod, name)
         with open(path, 'w') as handle:
             handle.write(text)
         return path
 
-    def shapepipe_run(self, config, what, stop=True):
+    def shapepipe_run(self, config: str, what: str, stop: bool = True) -> int:
         """``shapepipe_run -c config``; a failure stops job_sp unless ``stop`` is False."""
         self.log(f'{what}: shapepipe_run -c {config}')
         result = subprocess.run([os.path.join(self.bin, 'shapepipe_run'), '-c', config],
@@ -216,20 +224,20 @@ class JobSp:
             self.log(f'{message}; continuing, as job_sp.bash does here')
         return result.returncode
 
-    def command(self, args, what):
+    def command(self, args: list[str], what: str) -> None:
         self.log(f'{what}: {" ".join(args)}')
         result = subprocess.run(args, cwd=self.run_dir, env=self.env, capture_output=True,
                                 text=True)
         if result.returncode:
             raise JobSpError(f'{what} failed: {(result.stderr or result.stdout).strip()}')
 
-    def last_output(self, module):
+    def last_output(self, module: str) -> str:
         from shapepipe.pipeline.run_log import resolve_dir_or_module
 
         return resolve_dir_or_module(module, os.path.join(self.output, 'log_run_sp.txt'))[0]
 
     # Steps -----------------------------------------------------------------
-    def step_retrieve(self):
+    def step_retrieve(self) -> None:
         with open(os.path.join(self.run_dir, 'tile_numbers.txt'), 'w') as handle:
             handle.write(''.join(f'{tile}\n' for tile in self.tiles))
         if not os.path.exists(self.sp_config):
@@ -252,7 +260,7 @@ class JobSp:
                 self.command([create, self.last_output(module), os.path.join(self.run_dir, out),
                               mode] + source, f'star catalogues for the masks ({mode})')
 
-    def n_hdu(self):
+    def n_hdu(self) -> int:
         """CCD HDUs of the first exposure mosaic retrieved (MegaCam: 40)."""
         from astropy.io import fits
 
@@ -263,25 +271,25 @@ class JobSp:
         with fits.open(paths[0]) as hdul:
             return sum(1 for hdu in hdul[1:] if hdu.is_image)
 
-    def step_prepare(self):
+    def step_prepare(self) -> None:
         self.shapepipe_run(self.config_path('config_tile_Uz.ini'), 'uncompress tile weights')
         self.shapepipe_run(self.config_path('config_exp_SpMh.ini', N_HDU=self.n_hdu()),
                            'split exposures, merge headers')
 
-    def step_mask(self):
+    def step_mask(self) -> None:
         self.shapepipe_run(self.config_path(f'config_MaMa_{self.args.star_cat_for_mask}.ini'),
                            'mask tiles and exposures')
 
-    def step_detect(self):
+    def step_detect(self) -> None:
         self.shapepipe_run(self.config_path(f'config_tile_Sx_exp_{self.args.psf}.ini'),
                            f'tile detection, exposure PSFs ({self.args.psf})', stop=False)
 
-    def step_galaxy_selection(self):
+    def step_galaxy_selection(self) -> None:
         letter = self.args.psf[0].upper()
         self.shapepipe_run(self.config_path(f'config_tile_{letter}iViSmVi.ini'),
                            'tile PSFs, stamps, spread model')
 
-    def step_shapes(self):
+    def step_shapes(self) -> None:
         from shapepipe.commands.get_number_objects import number_of_objects
 
         n_obj = number_of_objects(os.path.join(self.output, 'log_run_sp.txt'))
@@ -307,7 +315,7 @@ class JobSp:
         if failed:
             raise JobSpError(f'shapes failed: {", ".join(failed)}; logs in {self.output}')
 
-    def step_paste(self):
+    def step_paste(self) -> None:
         with open(os.path.join(self.sp_config, 'config_merge_sep_cats_template.ini')) as handle:
             text = fill_merge_template(handle.read(), len(id_ranges(
                 1, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)))
@@ -318,7 +326,7 @@ class JobSp:
         self.shapepipe_run(self.config_path(f'config_make_cat_{self.args.psf}.ini'),
                            'final catalogues')
 
-    def step_upload(self):
+    def step_upload(self) -> None:
         import tarfile
 
         tag = '_'.join(self.tiles)
@@ -340,7 +348,7 @@ class JobSp:
     def _state_path(self):
         return os.path.join(self.output, STATE_FILE)
 
-    def finished_steps(self):
+    def finished_steps(self) -> set[int]:
         """Steps finished for this set of tiles, from the state file."""
         key = ','.join(sorted(self.tiles))
         done = set()
@@ -352,12 +360,12 @@ class JobSp:
                         done.add(int(parts[0]))
         return done
 
-    def record(self, bit):
+    def record(self, bit: int) -> None:
         os.makedirs(self.output, exist_ok=True)
         with open(self._state_path(), 'a') as handle:
             handle.write(f'{bit} {",".join(sorted(self.tiles))} {self.args.psf}\n')
 
-    def run(self):
+    def run(self) -> int:
         """Run the steps of ``-j`` in order; return the exit status."""
         self.check()
         os.makedirs(self.output, exist_ok=True)
@@ -378,7 +386,7 @@ class JobSp:
         return 0
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: exit 0 when every step succeeded, 1 on a failed step, 2 on a set-up error."""
     args = parse_args(argv)
     job = JobSp(args)

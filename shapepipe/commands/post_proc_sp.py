@@ -13,10 +13,13 @@ detected on two tiles; it is kept in the tile whose centre is nearest
 Exit status: 0 every tile done up to its final catalogue, 1 otherwise, 2 usage error.
 """
 
+from __future__ import annotations
+
 import argparse
 import glob
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -26,6 +29,9 @@ from shapepipe import cfis
 from shapepipe.errors import InputError, ShapePipeError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.pipeline.run_log import RunLog, module_output_dir
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
 
 # Step bit -> (name, module run, output file pattern with {t} = XXX-YYY)
 STEP_OUTPUTS = (
@@ -40,12 +46,12 @@ STEP_OUTPUTS = (
 DONE, FAILED, MISSING = 'done', 'failed', 'missing'
 
 
-def module_runs(run_log, module):
+def module_runs(run_log: str, module: str) -> list[tuple[str, str]]:
     """``[(run_dir, output_dir)]`` of every run of ``module``, newest first."""
     return RunLog(run_log).candidates(module)
 
 
-def step_status(run_log, tile, module, pattern):
+def step_status(run_log: str, tile: str, module: str, pattern: str) -> str:
     """done / failed / missing for one tile and step (see the module docstring)."""
     number = cfis.pipeline_id(tile)
     runs = module_runs(run_log, module)
@@ -58,14 +64,16 @@ def step_status(run_log, tile, module, pattern):
     return MISSING
 
 
-def status_table(output_dir, tiles, run_log_name='log_run_sp.txt'):
+def status_table(
+    output_dir: str, tiles: Iterable[str], run_log_name: str = 'log_run_sp.txt',
+) -> dict[str, dict[int, str]]:
     """``{tile: {step bit: status}}``."""
     run_log = os.path.join(output_dir, run_log_name)
     return {tile: {bit: step_status(run_log, tile, module, pattern)
                    for bit, _, module, pattern in STEP_OUTPUTS} for tile in tiles}
 
 
-def format_table(table):
+def format_table(table: Mapping[str, Mapping[int, str]]) -> str:
     """The tiles x steps table as text."""
     header = f'{"tile":<9}' + ''.join(f'{f"{bit} {name}":>20}' for bit, name, _, _ in STEP_OUTPUTS)
     lines = [header]
@@ -77,7 +85,9 @@ def format_table(table):
     return '\n'.join(lines)
 
 
-def final_catalogs(output_dir, tiles, run_log_name='log_run_sp.txt'):
+def final_catalogs(
+    output_dir: str, tiles: Iterable[str], run_log_name: str = 'log_run_sp.txt',
+) -> dict[str, str]:
     """The newest final catalogue of each tile: ``{tile: path}`` (tiles without one left out)."""
     runs = module_runs(os.path.join(output_dir, run_log_name), 'make_cat_runner')
     found = {}
@@ -90,13 +100,15 @@ def final_catalogs(output_dir, tiles, run_log_name='log_run_sp.txt'):
     return found
 
 
-def owned(table, tile, ra='XWIN_WORLD', dec='YWIN_WORLD'):
+def owned(table: Table, tile: str, ra: str = 'XWIN_WORLD', dec: str = 'YWIN_WORLD') -> np.ndarray:
     """Rows of a tile's catalogue that lie in the tile's own area."""
     owners = np.array([cfis.tile_id_from_coord(r, d) for r, d in zip(table[ra], table[dec])])
     return owners == tile
 
 
-def merge_tiles(paths, output, tile_cut=True):
+def merge_tiles(
+    paths: Mapping[str, str], output: str, tile_cut: bool = True,
+) -> dict[str, tuple[int, int]]:
     """Write the merged catalogue (HDU RESULTS); return {tile: (rows in, rows kept)}."""
     pieces, counts = [], {}
     for tile, path in paths.items():
@@ -117,7 +129,7 @@ def merge_tiles(paths, output, tile_cut=True):
     return counts
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog='post_proc_sp', description=__doc__.split('\n')[0])
     parser.add_argument('tiles', nargs='*', metavar='TILE_ID')
     parser.add_argument('-d', '--output_dir', default='output', help='job_sp output directory')

@@ -1,14 +1,20 @@
 """``shapepipe_simulate``: write a CFIS-like simulated field with its truth."""
 
+from __future__ import annotations
+
 import argparse
 import resource
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from shapepipe.errors import ShapePipeError
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def parse_args(argv=None):
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(
         prog='shapepipe_simulate',
@@ -38,7 +44,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     from shapepipe.simulation.simulate import settings_for, simulate

@@ -1,5 +1,7 @@
 """``shapepipe_run``: run the modules of a config file over their input files."""
 
+from __future__ import annotations
+
 import argparse
 import logging
 import os
@@ -9,6 +11,7 @@ import sys
 import threading
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import shapepipe
 from shapepipe.errors import ConfigError, ExecutorError, InputError, ShapePipeError
@@ -38,11 +41,14 @@ from shapepipe.pipeline.run_state import (
 from shapepipe.pipeline.run_state import INTERRUPTED as RUN_INTERRUPTED
 from shapepipe.pipeline.signals import RunInterrupted, StopSignals, exit_status, received_signal
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_SETUP, EXIT_ABORTED = 0, 1, 2, 3
 CORE_PACKAGES = ('numpy', 'astropy', 'galsim', 'joblib', 'sqlitedict', 'mpi4py')
 
 
-def parse_args(argv=None):
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Command-line arguments of ``shapepipe_run``."""
     parser = argparse.ArgumentParser(
         prog='shapepipe_run',
@@ -66,7 +72,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def list_modules():
+def list_modules() -> list[str]:
     """Lines ``name  version  description`` for every runner."""
     lines = []
     for name in available_runners():
@@ -82,7 +88,7 @@ def list_modules():
     return lines
 
 
-def module_template(name):
+def module_template(name: str) -> str:
     """A commented config section for runner ``name``, from its declarations."""
     info = load_runner(name).runner_info
     lines = [f'# {name} {info.version}: {info.description}',
@@ -182,7 +188,7 @@ class Pipeline:
         self.run_log.notes.clear()   # logged when the module starts
 
     # Run directory and logs -------------------------------------------------
-    def make_run_dir(self):
+    def make_run_dir(self) -> None:
         """Create the run directory, its logs and the run-log line (or reopen
         the run directory that is resumed)."""
         if self.resume_dir:
@@ -256,7 +262,7 @@ class Pipeline:
                  f'SMP_BATCH_SIZE {executor.n_jobs}, backend {executor.backend}')
 
     # Module loop ------------------------------------------------------------
-    def run(self, executor):
+    def run(self, executor: SMPExecutor | MPIExecutor) -> int:
         """Run every module; return the exit status.
 
         SIGINT, SIGTERM and SIGHUP stop the run (workers included), write the
@@ -451,7 +457,7 @@ def _signal_name(signum):
     return 'Ctrl-C' if signum == signal.SIGINT else signal.Signals(signum).name
 
 
-def resume_setting(value):
+def resume_setting(value: str | None) -> str | None:
     """``[EXECUTION] RESUME``: '' or False -> None, True/last -> 'last', else a run directory."""
     text = (value or '').strip()
     if text.lower() in ('', 'false', 'no', 'off', '0'):
@@ -480,7 +486,7 @@ def _report_stop(pipeline):
               f'--resume {os.path.abspath(pipeline.run_dir)}', file=sys.stderr)
 
 
-def run_from_config(path, resume=None):
+def run_from_config(path: str, resume: str | None = None) -> int:
     """Run a config file; return the exit status (used by :func:`main`).
 
     ``resume``: a run directory to finish in place, ``'last'`` for the newest
@@ -542,7 +548,7 @@ def run_from_config(path, resume=None):
             executor.close()
 
 
-def print_flow(path):
+def print_flow(path: str) -> int:
     """``shapepipe_run -c CONFIG --flow``: validate and print the data flow."""
     try:
         pipeline = Pipeline(load_config(path), resume=False)
@@ -553,7 +559,7 @@ def print_flow(path):
     return EXIT_OK
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``shapepipe_run``."""
     args = parse_args(argv)
     if args.list_modules:

@@ -9,12 +9,18 @@ log line contains PATTERN. Links resolve only through complete module runs
 with a note saying which complete run is used instead.
 """
 
+from __future__ import annotations
+
 import os
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from shapepipe.errors import InputError
 from shapepipe.pipeline.run_state import describe_state, module_run_complete
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _RUN_SUFFIX = re.compile(r'^(?P<base>.+?)(?:_run_(?P<n>\d+))?$')
 
@@ -31,7 +37,7 @@ class Link:
     module: str = ''
 
 
-def parse_input_dir(text):
+def parse_input_dir(text: str) -> Link:
     """Parse one ``INPUT_DIR`` entry into a :class:`Link`.
 
     An existing directory of that name always wins over a link reading.
@@ -50,7 +56,7 @@ def parse_input_dir(text):
     return Link('pattern', prefix, module)
 
 
-def resolve_dir_or_module(entry, run_log_path):
+def resolve_dir_or_module(entry: str, run_log_path: str) -> list[str]:
     """Directories of a key such as ``ME_DOT_PSF_DIR`` or ``ME_IMAGE_DIR``.
 
     ``entry`` is an existing directory, a link (``last:psfex_runner``) or, as
@@ -66,7 +72,7 @@ def resolve_dir_or_module(entry, run_log_path):
     return RunLog(run_log_path).resolve(link)
 
 
-def split_run_name(name):
+def split_run_name(name: str) -> tuple[str, int | None]:
     """``'x_runner_run_2'`` -> ``('x_runner', 2)``; ``'x_runner'`` -> ``('x_runner', None)``."""
     match = _RUN_SUFFIX.match(name)
     n = match.group('n')
@@ -80,12 +86,12 @@ class RunLog:
         self.path = path
         self.notes = []   # one line per incomplete module run a link passed over
 
-    def add_run(self, run_dir, modules):
+    def add_run(self, run_dir: str, modules: Iterable[str]) -> None:
         """Append the line of a new run (before its modules run)."""
         with open(self.path, 'a') as handle:
             handle.write(f'{run_dir} {",".join(modules)}\n')
 
-    def runs(self):
+    def runs(self) -> list[tuple[str, list[str]]]:
         """``[(run_dir, [modules])]`` oldest first; empty if no log yet."""
         if not os.path.isfile(self.path):
             return []
@@ -101,14 +107,16 @@ class RunLog:
                 entries.append((run_dir, [m.strip() for m in modules.split(',') if m.strip()]))
         return entries
 
-    def run_dir_path(self, run_dir):
+    def run_dir_path(self, run_dir: str) -> str:
         # Run directories are written as given in OUTPUT_DIR; a relative one is
         # relative to where shapepipe_run was started, which may differ from now.
         if os.path.isabs(run_dir) or os.path.isdir(run_dir):
             return run_dir
         return os.path.join(os.path.dirname(self.path), os.path.basename(run_dir))
 
-    def candidates(self, module, incomplete=None):
+    def candidates(
+        self, module: str, incomplete: list[tuple[str, str]] | None = None,
+    ) -> list[tuple[str, str]]:
         """Output directories of complete runs of ``module``, newest first.
 
         ``(run_dir, output_dir)`` of module runs that did not complete are
@@ -139,7 +147,7 @@ class RunLog:
         return (f'{text}: its only run(s) did not complete (newest: {where} {state}); '
                 f'finish it with shapepipe_run --resume {self.run_dir_path(newest[0])}')
 
-    def resolve(self, link):
+    def resolve(self, link: Link) -> list[str]:
         """Directories that a link points to.
 
         Raises
@@ -181,7 +189,7 @@ class RunLog:
         return order.get(run_a, -1) > order.get(run_b, -1)
 
 
-def module_output_dir(run_dir, base, number=None):
+def module_output_dir(run_dir: str, base: str, number: int | None = None) -> str | None:
     """``<run_dir>/<module>[_run_N]/output`` if it exists, else None.
 
     Without a run number, a module that ran several times gives its last run.

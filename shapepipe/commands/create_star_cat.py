@@ -121,9 +121,11 @@ def image_footprint(path: str, hdu: int | None = None) -> tuple[SkyCoord, float]
     return centre, SkyCoord(ra[:4], dec[:4], unit='deg').separation(centre).deg.max()
 
 
-def create_star_cats(input_dir: str, output_dir: str, mode: str | None = None,
-                     catalog: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, mag_max: float = 18.0,
-                     margin_deg: float = 0.02) -> list[str]:
+def create_star_cats(
+    input_dir: str, output_dir: str, mode: str | None = None,
+    catalog: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, mag_max: float = 18.0,
+    margin_deg: float = 0.02,
+) -> list[str]:
     """Write one star catalogue per image (per CCD of a mosaic); return the paths."""
     images = find_images(input_dir, mode)
     if not images:

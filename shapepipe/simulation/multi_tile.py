@@ -11,10 +11,13 @@ object's owning tile (``tile_owner``: the tile whose centre is nearest, as
 ``shapepipe.cfis.tile_id_from_coord``) and its pixel position on every tile.
 """
 
+from __future__ import annotations
+
 import os
 import shutil
 import tempfile
 from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from astropy.io import fits
@@ -28,20 +31,23 @@ from shapepipe.io.atomic import atomic_path
 from shapepipe.io.star_catalog import write_star_catalog
 from shapepipe.simulation import simulate as single
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # The corner shared by tiles 277.282, 278.282 (row dec = 51.0) and 274.283, 275.283
 # (row dec = 51.5): the boundary between 277 and 278, on the boundary between rows.
 CORNER = (277.5 / 2 / np.cos(np.radians(51.0)), 51.25)
 CORNER_OFFSET_DEG = 0.02
 
 
-def corner_tiles(ra, dec, offset=CORNER_OFFSET_DEG):
+def corner_tiles(ra: float, dec: float, offset: float = CORNER_OFFSET_DEG) -> list[str]:
     """The tile IDs around (ra, dec), sorted."""
     ids = {cfis.tile_id_from_coord(ra + dx / np.cos(np.radians(dec)), dec + dy)
            for dx in (-offset, offset) for dy in (-offset, offset)}
     return sorted(ids)
 
 
-def partial_tile_header(tile_id, npix, ra, dec):
+def partial_tile_header(tile_id: str, npix: int, ra: float, dec: float) -> fits.Header:
     """TAN header of the ``npix`` x ``npix`` corner of tile ``tile_id`` nearest (ra, dec),
     reaching the real tile's outer edge."""
     ra_c, dec_c = cfis.tile_coord_from_id(tile_id)
@@ -55,7 +61,10 @@ def partial_tile_header(tile_id, npix, ra, dec):
     return header
 
 
-def simulate_corner(out_dir, settings, overwrite=False, log=print):
+def simulate_corner(
+    out_dir: str, settings: single.Settings, overwrite: bool = False,
+    log: Callable[[str], object] = print,
+) -> dict[str, Any]:
     """Write the exposures, the partial tiles around :data:`CORNER`, star catalogues
     and ``truth.fits`` into ``out_dir``; return a summary dict."""
     settings.check()

@@ -1,9 +1,12 @@
 """Simulate a CFIS-like field: exposures, a tile, star catalogues and the truth."""
 
+from __future__ import annotations
+
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import galsim
 import numpy as np
@@ -22,6 +25,9 @@ from shapepipe.simulation.render import (
     GSPARAMS, draw_objects, exposure_psfs, local_jacobians, sky_offsets_deg,
 )
 from shapepipe.simulation.sources import concatenate, make_galaxies, make_stars
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
 # Flag-map bits of the simulated exposures.
 FLAG_BAD = 1
@@ -52,7 +58,7 @@ class Settings:
     n_jobs: int = 2
     extra: dict = field(default_factory=dict)
 
-    def check(self):
+    def check(self) -> None:
         """Raise ConfigError on impossible settings."""
         if not self.ccds:
             raise ConfigError('no CCDs to simulate: give at least one CCD (--ccds)')
@@ -95,12 +101,12 @@ class Exposure:
     psf: ExposurePSF
 
     @property
-    def fscale(self):
+    def fscale(self) -> float:
         """Flux scale to zero point 30."""
         return 10 ** (-0.4 * (self.photzp - cfis.TILE_ZERO_POINT))
 
     @property
-    def noise_sigma(self):
+    def noise_sigma(self) -> float:
         """Per-pixel noise of the sky [ADU]."""
         return np.sqrt(self.sky / self.gain + (self.read_noise / self.gain) ** 2)
 
@@ -109,7 +115,7 @@ def _rng(seed, *keys):
     return np.random.default_rng(np.random.SeedSequence([int(seed)] + [int(k) for k in keys]))
 
 
-def make_exposures(settings, ra_t, dec_t):
+def make_exposures(settings: Settings, ra_t: float, dec_t: float) -> list[Exposure]:
     """Pointings (tile centre on the chosen CCDs' mean centre, dithered) and conditions."""
     rng = _rng(settings.seed, 1)
     u_c = np.mean([fp.ccd_centre(c)[0] for c in settings.ccds]) * cfis.EXPOSURE_PIXEL_SCALE
@@ -130,7 +136,9 @@ def make_exposures(settings, ra_t, dec_t):
     return exposures
 
 
-def make_truth(settings, exposures, ra_t, dec_t):
+def make_truth(
+    settings: Settings, exposures: Sequence[Exposure], ra_t: float, dec_t: float,
+) -> dict[str, np.ndarray]:
     """Truth columns: galaxies around the tile, stars over the exposures' CCDs."""
     rng = _rng(settings.seed, 2)
     half_tile = settings.tile_npix * cfis.TILE_PIXEL_SCALE / 3600.0 / 2
@@ -158,7 +166,9 @@ def _select(x, y, nx, ny, margin):
     return (x > -margin) & (x < nx + margin) & (y > -margin) & (y < ny + margin)
 
 
-def render_ccd(settings, exposure, ccd, truth, workdir):
+def render_ccd(
+    settings: Settings, exposure: Exposure, ccd: int, truth: Mapping[str, np.ndarray], workdir: str,
+) -> tuple[int, int, dict[str, str]]:
     """Image, weight and flag of one CCD, written to temporary one-HDU files."""
     header = fp.ccd_header(ccd, exposure.ra0, exposure.dec0)
     wcs = WCS(header)
@@ -218,7 +228,7 @@ def render_ccd(settings, exposure, ccd, truth, workdir):
     return exposure.odometer, ccd, paths
 
 
-def tile_wcs(settings, ra_t, dec_t):
+def tile_wcs(settings: Settings, ra_t: float, dec_t: float) -> fits.Header:
     """TAN WCS of the (possibly partial) tile, centred on the true tile centre."""
     s = cfis.TILE_PIXEL_SCALE / 3600.0
     header = fits.Header()
@@ -229,7 +239,9 @@ def tile_wcs(settings, ra_t, dec_t):
     return header
 
 
-def epoch_positions(settings, exposures, truth):
+def epoch_positions(
+    settings: Settings, exposures: Sequence[Exposure], truth: Mapping[str, np.ndarray],
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per exposure: CCD number (-1 off the data areas) and pixel position."""
     n = len(truth['ra'])
     result = []
@@ -245,7 +257,10 @@ def epoch_positions(settings, exposures, truth):
     return result
 
 
-def render_tile(settings, exposures, truth, epochs, header, workdir):
+def render_tile(
+    settings: Settings, exposures: Sequence[Exposure], truth: Mapping[str, np.ndarray],
+    epochs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], header: fits.Header, workdir: str,
+) -> tuple[str, str]:
     """The stacked tile (ZP 30, sky-subtracted) and its weight."""
     wcs = WCS(header)
     npix = settings.tile_npix
@@ -295,7 +310,7 @@ def render_tile(settings, exposures, truth, epochs, header, workdir):
     return image_path, weight_path
 
 
-def assemble_mosaic(path, exposure, parts):
+def assemble_mosaic(path: str, exposure: Exposure, parts: Sequence[str]) -> None:
     """Write a mosaic: a primary HDU then the CCD extensions, copied as bytes."""
     primary = fits.Header()
     primary['EXPNUM'] = exposure.odometer
@@ -316,7 +331,10 @@ def assemble_mosaic(path, exposure, parts):
                     shutil.copyfileobj(handle, out)
 
 
-def write_mosaics(out_dir, exposures, ccd_parts):
+def write_mosaics(
+    out_dir: str, exposures: Sequence[Exposure],
+    ccd_parts: Iterable[tuple[int, int, Mapping[str, str]]],
+) -> None:
     """The image, weight and flag mosaics of every exposure in ``input_exposures``,
     from :func:`render_ccd`'s ``(odometer, ccd, paths)`` results."""
     by_exposure = {}
@@ -330,7 +348,11 @@ def write_mosaics(out_dir, exposures, ccd_parts):
                             [paths[kind] for _, paths in parts])
 
 
-def write_truth(path, truth, exposures, epochs, tile_header, settings):
+def write_truth(
+    path: str, truth: Mapping[str, np.ndarray], exposures: Sequence[Exposure],
+    epochs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], tile_header: fits.Header,
+    settings: Settings,
+) -> None:
     """``truth.fits``: HDU TRUTH (one row per object) and HDU EXPOSURES."""
     table = Table({k: truth[k] for k in ('id', 'ra', 'dec', 'mag', 'flux', 'is_star', 'hlr',
                                          'bulge_frac', 'e1_int', 'e2_int', 'g1', 'g2')})
@@ -363,7 +385,11 @@ def write_truth(path, truth, exposures, epochs, tile_header, settings):
         hdul.writeto(tmp)
 
 
-def write_star_catalogs(out_dir, truth, exposures, epochs, settings, tile_x, tile_y):
+def write_star_catalogs(
+    out_dir: str, truth: Mapping[str, np.ndarray], exposures: Sequence[Exposure],
+    epochs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], settings: Settings,
+    tile_x: np.ndarray, tile_y: np.ndarray,
+) -> None:
     """Bright-star catalogues (GSC 2.2 text) per CCD image and for the tile."""
     cat_dir = os.path.join(out_dir, 'output_star_cat')
     os.makedirs(cat_dir, exist_ok=True)
@@ -382,7 +408,7 @@ def write_star_catalogs(out_dir, truth, exposures, epochs, settings, tile_x, til
                        truth['ra'][sel], truth['dec'][sel], truth['mag'][sel])
 
 
-def prepare_output(out_dir, overwrite):
+def prepare_output(out_dir: str, overwrite: bool) -> None:
     """Create the output directory; refuse a non-empty one without overwrite."""
     if os.path.isdir(out_dir) and os.listdir(out_dir):
         if not overwrite:
@@ -395,7 +421,9 @@ def prepare_output(out_dir, overwrite):
         os.makedirs(os.path.join(out_dir, name), exist_ok=True)
 
 
-def simulate(out_dir, settings, overwrite=False, log=print):
+def simulate(
+    out_dir: str, settings: Settings, overwrite: bool = False, log: Callable[[str], object] = print,
+) -> dict[str, Any]:
     """Write a simulated field into ``out_dir``; return a summary dict."""
     settings.check()
     ra_t, dec_t = cfis.tile_coord_from_id(settings.tile_id)
@@ -432,7 +460,7 @@ def simulate(out_dir, settings, overwrite=False, log=print):
             'exposures': [e.odometer for e in exposures]}
 
 
-def settings_for(preset, **overrides):
+def settings_for(preset: str, **overrides: Any) -> Settings:
     """A preset's settings with some fields replaced (None values ignored)."""
     if preset not in PRESETS:
         raise ConfigError(f'unknown preset {preset!r}: use one of {", ".join(PRESETS)}')

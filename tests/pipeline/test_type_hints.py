@@ -58,7 +58,9 @@ def _missing(func: ast.FunctionDef | ast.AsyncFunctionDef, method: bool) -> list
     return missing
 
 
-def public_functions(path: Path) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef, bool]]:
+def public_functions(
+    path: Path,
+) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef, bool]]:
     """Yield ``(qualified name, node, is_method)`` for the public functions of ``path``."""
     tree = ast.parse(path.read_text(), filename=str(path))
     funcs = (ast.FunctionDef, ast.AsyncFunctionDef)

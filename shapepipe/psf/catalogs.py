@@ -1,5 +1,9 @@
 """Catalogue reading and writing shared by the PSF interpolation modules."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -7,8 +11,11 @@ from astropy.table import Table
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def read_objects(path, hdu=2):
+
+def read_objects(path: str, hdu: int = 2) -> Table:
     """Catalogue rows (FITS_LDAC HDU 2, or HDU 1 of a plain table)."""
     try:
         with fits.open(path) as hdul:
@@ -18,7 +25,9 @@ def read_objects(path, hdu=2):
         raise InputError(f'{path}: cannot read the catalogue ({error})', path=path) from None
 
 
-def positions(table, position_params, path):
+def positions(
+    table: Table, position_params: Sequence[str], path: str,
+) -> tuple[np.ndarray, np.ndarray]:
     """The two position columns as float arrays; InputError naming a missing one."""
     missing = [p for p in position_params if p not in table.colnames]
     if missing:
@@ -27,7 +36,7 @@ def positions(table, position_params, path):
             np.asarray(table[position_params[1]], float))
 
 
-def write_table(table, path):
+def write_table(table: Table, path: str) -> None:
     """Write an astropy table as FITS, atomically."""
     with atomic_path(path) as tmp:
         table.write(tmp, format='fits')

@@ -1,8 +1,11 @@
 """What several PSF runners share: the MCCD fit/validation options and the
 interpolation of per-exposure models (mccd_interp_runner, piff_interp_runner)."""
 
+from __future__ import annotations
+
 import os
 import re
+from typing import TYPE_CHECKING, Any
 
 from shapepipe.errors import ConfigError
 from shapepipe.io.exposure_headers import read_exposure_headers
@@ -13,6 +16,14 @@ from shapepipe.psf.mccd.interpolate import (
     classic, interpolate_epochs, load_exposure_model, model_path, validation,
 )
 
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Mapping, Sequence
+
+    from shapepipe.pipeline.config import ShapePipeConfig
+    from shapepipe.psf.mccd.model import MCCDModel
+    from shapepipe.psf.piff.model import PiffModel
+
 #: Options shared by the MCCD fit and validation runners (ShapePipe's keys).
 MCCD_OPTIONS = [
     Option('CONFIG_PATH', 'str', doc='MCCD config file (config_MCCD.ini)'),
@@ -22,14 +33,16 @@ MCCD_OPTIONS = [
 ]
 
 
-def check_mode(opts, mode, config, section):
+def check_mode(
+    opts: Mapping[str, Any], mode: str, config: ShapePipeConfig, section: str,
+) -> None:
     """ConfigError unless MODE is the runner's mode (as ShapePipe requires)."""
     if opts['MODE'] != mode:
         raise ConfigError(f'{config.where(section)}MODE = {opts["MODE"]}: this runner needs '
                           f'MODE = {mode}')
 
 
-def resolve_model_dir(entry, run_log_path):
+def resolve_model_dir(entry: str, run_log_path: str) -> str:
     """PSF_MODEL_DIR: a directory, ``last:module`` or (as ShapePipe) a bare module name."""
     link = parse_input_dir(entry)
     if link.kind == 'dir' and not os.path.isdir(entry) and re.fullmatch(r'\w+', entry):
@@ -39,7 +52,7 @@ def resolve_model_dir(entry, run_log_path):
     return RunLog(run_log_path).resolve(link)[0]
 
 
-def exposure_and_ccd(file_number_string, separator):
+def exposure_and_ccd(file_number_string: str, separator: str) -> tuple[str, int]:
     """``-2113737-13`` -> ('2113737', 13)."""
     parts = file_number_string.split(separator)
     try:
@@ -69,8 +82,11 @@ INTERP_OPTIONS = [
 ]
 
 
-def interpolate_models(input_file_list, run_dirs, file_number_string, config, module_config_sec,
-                       w_log, ext, loader):
+def interpolate_models(
+    input_file_list: Sequence[str], run_dirs: Mapping[str, str], file_number_string: str,
+    config: ShapePipeConfig, module_config_sec: str, w_log: logging.Logger, ext: str,
+    loader: Callable[[str], MCCDModel | PiffModel],
+) -> tuple[str, str]:
     """The work of mccd_interp_runner and piff_interp_runner: models ``<pattern>-<exp><ext>``
     read by ``loader``."""
     opts = config.module_options(module_config_sec)

@@ -1,14 +1,23 @@
 """Adaptive-moment (HSM) shapes of stamps, with named failure flags."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import galsim
 import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 FLAG_HSM_FAILED = 1
 FLAG_NO_DATA = 2
 MASKED_VALUE = -1e29   # SExtractor writes -1e30 in VIGNET pixels off the image
 
 
-def hsm_shapes(stamps):
+def hsm_shapes(
+    stamps: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(g1, g2, sigma [pixels], flag) for each stamp; masked pixels get weight 0."""
     n = len(stamps)
     g1, g2, sigma = np.full(n, -10.0), np.full(n, -10.0), np.full(n, -10.0)
@@ -31,7 +40,7 @@ def hsm_shapes(stamps):
     return g1, g2, sigma, flags
 
 
-def psf_store_entries(stamps):
+def psf_store_entries(stamps: ArrayLike) -> list[dict[str, Any]]:
     """Values of a MULTI-EPOCH PSF store for PSF stamps ``(n, ny, nx)``: per stamp
     ``{'VIGNET': float32 stamp, 'SHAPES': {E1_PSF_HSM, E2_PSF_HSM, SIGMA_PSF_HSM,
     FLAG_PSF_HSM}}``."""

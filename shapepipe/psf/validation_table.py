@@ -6,13 +6,26 @@ model's accepted-star count and chi2; ``merge_starcat_runner``,
 read it.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from astropy.table import Table
 
 from shapepipe.psf.shapes import hsm_shapes
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
-def validation_table(number, x, y, models, vignets, extra=None, accepted=0, chi2=np.nan):
+    from numpy.typing import ArrayLike
+
+
+def validation_table(
+    number: ArrayLike, x: ArrayLike, y: ArrayLike, models: ArrayLike, vignets: ArrayLike,
+    extra: Mapping[str, ArrayLike] | None = None, accepted: ArrayLike = 0,
+    chi2: ArrayLike = np.nan,
+) -> Table:
     """The table for stars at local pixel positions ``x``, ``y``.
 
     ``models`` and ``vignets`` are ``(n, ny, nx)`` stamps of the model and

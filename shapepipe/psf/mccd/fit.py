@@ -1,6 +1,10 @@
 """Fit an exposure's MCCD model from its ``train_star_selection`` file and
 validate it on the ``test_star_selection`` stars."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 from astropy.io import fits
 
@@ -12,8 +16,16 @@ from shapepipe.psf.mccd.preprocessing import read_star_file
 from shapepipe.psf.mccd.starlet import starlet_filters
 from shapepipe.psf.validation_table import validation_table
 
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
 
-def snr_weights(snr):
+    from astropy.table import Table
+
+    from shapepipe.psf.piff.model import PiffModel
+
+
+def snr_weights(snr: np.ndarray) -> np.ndarray:
     """MCCD's SNR weights (its ``mccd_fit`` strategy): SNR / (median + SNR),
     scaled to a maximum of 2, floored at 0.25."""
     weights = snr / (np.median(snr) + snr)
@@ -21,7 +33,7 @@ def snr_weights(snr):
     return np.maximum(weights, 0.25)
 
 
-def filters_for(values, stamp_shape):
+def filters_for(values: Mapping[str, Any], stamp_shape: tuple[int, ...]) -> np.ndarray:
     """FILTER_PATH's filters (a plain .npy), else the starlet filters MCCD uses."""
     path = values['FILTER_PATH']
     if path is None:
@@ -33,7 +45,7 @@ def filters_for(values, stamp_shape):
                          path=path) from None
 
 
-def training_stars(train_path, min_n_stars, log=None):
+def training_stars(train_path: str, min_n_stars: int, log: logging.Logger | None = None) -> Table:
     """The training table without stars with NaN values and without CCDs of
     fewer than ``min_n_stars`` stars (both logged); ModuleError when none is left."""
     table = read_star_file(train_path)
@@ -57,7 +69,9 @@ def training_stars(train_path, min_n_stars, log=None):
     return table
 
 
-def fit_exposure(train_path, model_path, values, log=None):
+def fit_exposure(
+    train_path: str, model_path: str, values: Mapping[str, Any], log: logging.Logger | None = None,
+) -> MCCDModel:
     """Fit the exposure's model and write it to ``model_path``; return the model."""
     table = training_stars(train_path, values['MIN_N_STARS'], log)
     stars = np.asarray(table['VIGNET_LIST'], float)
@@ -80,7 +94,9 @@ def fit_exposure(train_path, model_path, values, log=None):
     return MCCDModel(model)
 
 
-def validate_exposure(model, test_path, output_path, log=None):
+def validate_exposure(
+    model: MCCDModel | PiffModel, test_path: str, output_path: str, log: logging.Logger | None = None,
+) -> int:
     """``validation_psf-<exp>.fits``: model and star shapes at the test stars
     of every CCD, with the CCD number in ``CCD_NB``; return the table length.
 

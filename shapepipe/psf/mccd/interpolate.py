@@ -6,7 +6,10 @@ The outputs are those of ``psfex_interp_runner``: ``galaxy_psf<num>.fits``,
 spread_model, ngmix and make_cat read them unchanged.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,13 +23,23 @@ from shapepipe.psf.shapes import hsm_shapes, psf_store_entries
 from shapepipe.psf.validation_table import validation_table
 from astropy.table import Table
 
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Mapping, Sequence
 
-def model_path(model_dir, pattern, separator, exposure, ext='.npz'):
+    from shapepipe.psf.piff.model import PiffModel
+
+
+def model_path(
+    model_dir: str, pattern: str, separator: str, exposure: str, ext: str = '.npz',
+) -> str:
     """``<dir>/<pattern><sep><exposure><ext>``."""
     return os.path.join(model_dir, f'{pattern}{separator}{exposure}{ext}')
 
 
-def load_exposure_model(path, loader=MCCDModel):
+def load_exposure_model(
+    path: str, loader: Callable[[str], MCCDModel | PiffModel] = MCCDModel,
+) -> MCCDModel | PiffModel:
     """``loader(path)`` (MCCDModel, PiffModel), or ModuleError naming the file when absent."""
     if not os.path.isfile(path):
         raise ModuleError(f'{path}: no PSF model for this exposure (its fit failed or did not '
@@ -34,7 +47,10 @@ def load_exposure_model(path, loader=MCCDModel):
     return loader(path)
 
 
-def classic(model, ccd, catalog_path, position_params, output_path, get_shapes=True):
+def classic(
+    model: MCCDModel | PiffModel, ccd: int, catalog_path: str, position_params: Sequence[str],
+    output_path: str, get_shapes: bool = True,
+) -> int:
     """``galaxy_psf<num>.fits``: PSF stamp (and HSM shape) at every object of the CCD."""
     if not model.has_ccd(ccd):
         raise ModuleError(f'{catalog_path}: CCD {ccd} has no PSF model (too few stars or '
@@ -51,7 +67,9 @@ def classic(model, ccd, catalog_path, position_params, output_path, get_shapes=T
     return len(out)
 
 
-def validation(model, ccd, star_path, position_params, output_path):
+def validation(
+    model: MCCDModel | PiffModel, ccd: int, star_path: str, position_params: Sequence[str], output_path: str,
+) -> int:
     """``validation_psf<num>.fits`` for one CCD's validation stars, as psfex_interp."""
     if not model.has_ccd(ccd):
         raise ModuleError(f'{star_path}: CCD {ccd} has no PSF model: no validation',
@@ -72,9 +90,12 @@ def validation(model, ccd, star_path, position_params, output_path):
     return len(out)
 
 
-def interpolate_epochs(catalog_path, model_dir, pattern, separator, headers, output_path,
-                       world_position=('XWIN_WORLD', 'YWIN_WORLD'), log=None,
-                       chunk=STORE_CHUNK, ext='.npz', loader=MCCDModel):
+def interpolate_epochs(
+    catalog_path: str, model_dir: str, pattern: str, separator: str,
+    headers: Mapping[str, list[dict]], output_path: str,
+    world_position: Sequence[str] = ('XWIN_WORLD', 'YWIN_WORLD'), log: logging.Logger | None = None,
+    chunk: int = STORE_CHUNK, ext: str = '.npz', loader: Callable[[str], MCCDModel | PiffModel] = MCCDModel,
+) -> tuple[int, int, int]:
     """The MULTI-EPOCH store; return counts (objects, epochs written, epochs without PSF)."""
     numbers, objects, epochs = read_epochs(catalog_path)
     try:

@@ -1,13 +1,24 @@
 """Fit an exposure's Piff model from its ``train_star_selection`` file."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
 from shapepipe.errors import ModuleError
 from shapepipe.psf.mccd.fit import training_stars
 from shapepipe.psf.piff.model import PiffModel, fit_model, save_model
 
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Mapping
 
-def fit_exposure(train_path, model_path, psf_config, min_n_stars=20, log=None):
+
+def fit_exposure(
+    train_path: str, model_path: str, psf_config: Mapping[str, Any], min_n_stars: int = 20,
+    log: logging.Logger | None = None,
+) -> PiffModel:
     """Fit, write ``model_path``, return the :class:`PiffModel`."""
     table = training_stars(train_path, min_n_stars, log)
     x, y = np.asarray(table['LOC_POSITION_IMG_LIST'], float).T

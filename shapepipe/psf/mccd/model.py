@@ -21,7 +21,10 @@ per position for all of them (scipy's ``Rbf`` solves it once per component,
 (``tests/psf/test_mccd.py``).
 """
 
+from __future__ import annotations
+
 import types
+from typing import TYPE_CHECKING, Any
 
 import galsim
 import numpy as np
@@ -30,6 +33,12 @@ from scipy.special import xlogy
 
 from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import mccd
+    from numpy.typing import ArrayLike
 
 #: Neighbours used to interpolate the weights (MCCD's fixed choice).
 N_NEIGHBOURS = 15
@@ -59,14 +68,18 @@ def _mccd():
     return mccd
 
 
-def focal_plane_positions(ccd, x, y):
+def focal_plane_positions(ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Local CCD pixel positions -> MCCD's global (CFIS MegaCam) focal-plane pixels."""
     loc2glob = _mccd().mccd_utils.Loc2Glob()
     return np.array([loc2glob.loc2glob_img_coord(int(ccd), xi, yi) for xi, yi in zip(x, y)],
                     float).reshape(-1, 2)
 
 
-def fit_model(stars, positions, ccds, masks, instance_kw, fit_kw, filters, snr_weights=None):
+def fit_model(
+    stars: np.ndarray, positions: np.ndarray, ccds: np.ndarray, masks: np.ndarray,
+    instance_kw: Mapping[str, Any], fit_kw: Mapping[str, Any], filters: np.ndarray,
+    snr_weights: np.ndarray | None = None,
+) -> mccd.MCCD:
     """Fit MCCD on one exposure's stars (regular format ``(n, ny, nx)``).
 
     Returns the fitted ``mccd.MCCD`` instance.
@@ -83,7 +96,7 @@ def fit_model(stars, positions, ccds, masks, instance_kw, fit_kw, filters, snr_w
     return model
 
 
-def save_model(model, path):
+def save_model(model: mccd.MCCD, path: str) -> None:
     """Write the fitted arrays of ``model`` to ``path`` (.npz, no pickle), atomically."""
     arrays = {
         'n_comp_loc': np.int64(model.n_comp_loc), 'd_comp_glob': np.int64(model.d_comp_glob),
@@ -102,7 +115,7 @@ def save_model(model, path):
             np.savez(handle, **arrays)
 
 
-def load_model(path):
+def load_model(path: str) -> mccd.MCCD:
     """The fitted ``mccd.MCCD`` stored by :func:`save_model`; InputError if unreadable."""
     mccd = _mccd()
     try:
@@ -132,7 +145,9 @@ def _thin_plate(r):
     return xlogy(r ** 2, r)
 
 
-def interpolated_weights(model, ccd_index, positions):
+def interpolated_weights(
+    model: mccd.MCCD, ccd_index: int, positions: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Local and global weights at ``positions`` (global pixels): RBF over the
     15 nearest training stars of the CCD, as ``MCCD.estimate_psf``."""
     obs = model.obs_pos[ccd_index]
@@ -153,7 +168,7 @@ def _lanczos_1d(shift, radius):
     return np.sinc(offsets) * np.sinc(offsets / radius)
 
 
-def centred(psfs):
+def centred(psfs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Shift each PSF so its HSM centroid is the stamp centre (Lanczos kernel
     of radius 3 sigma, as MCCD's ``interpolate_psf_pipeline``) and normalise to
     unit sum.
@@ -198,11 +213,11 @@ class MCCDModel:
         #: Training stars per CCD.
         self.n_train = {c: len(pos) for c, pos in zip(self.ccds, self.model.obs_pos)}
 
-    def has_ccd(self, ccd):
+    def has_ccd(self, ccd: int) -> bool:
         """Whether the CCD kept a model (enough stars, not rejected as an outlier)."""
         return int(ccd) in self.ccds
 
-    def raw_stamps(self, ccd, x, y):
+    def raw_stamps(self, ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """The model (sum of global and local parts) before re-centring, ``(n, ny, nx)``."""
         if not self.has_ccd(ccd):
             raise ModuleError(f'CCD {ccd} has no MCCD model (too few stars or rejected as an '
@@ -213,7 +228,7 @@ class MCCDModel:
         psfs = self.model.S[index].dot(w_loc) + self.model.S[-1].dot(w_glob)
         return np.moveaxis(psfs, -1, 0)
 
-    def stamps(self, ccd, x, y):
+    def stamps(self, ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Centred, unit-sum PSF stamps at local pixel positions (FITS convention)."""
         if len(x) == 0:
             return np.zeros((0,) + self.stamp_shape)

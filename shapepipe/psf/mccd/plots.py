@@ -1,13 +1,22 @@
 """Star selection and histograms of a merged PSF validation catalogue."""
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from astropy.table import Table
 
-def select_stars(data, min_r2=0.0, max_r2=np.inf, max_dr2=np.inf, remove_outliers=False):
+
+def select_stars(
+    data: Table, min_r2: float = 0.0, max_r2: float = np.inf, max_dr2: float = np.inf,
+    remove_outliers: bool = False,
+) -> Table:
     """Rows with valid star and model shapes, ``min_r2 < R2_star < max_r2`` and
     ``|R2_star - R2_psf| / R2_star < max_dr2`` (R2 = 2 sigma^2); with
     ``remove_outliers`` also ellipticity residuals within 5 sigma."""
@@ -25,7 +34,7 @@ def select_stars(data, min_r2=0.0, max_r2=np.inf, max_dr2=np.inf, remove_outlier
     return data[good]
 
 
-def histograms(stars, output_dir, psf_name='mccd'):
+def histograms(stars: Table, output_dir: str, psf_name: str = 'mccd') -> str:
     """``psf_validation_histograms.png``: star and model e1, e2, R2 and their residuals."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

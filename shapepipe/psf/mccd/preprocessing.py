@@ -9,9 +9,12 @@ row per input CCD with its star count and flag bits (:data:`CCD_FLAGS`).
 Masks follow MCCD: 1 good pixel, 0 bad (SExtractor's -1e30 off-image pixels).
 """
 
+from __future__ import annotations
+
 import os
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -22,6 +25,10 @@ from shapepipe.io.atomic import atomic_path
 from shapepipe.psf.mccd.model import focal_plane_positions
 from shapepipe.psf.shapes import MASKED_VALUE, hsm_shapes
 
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterable
+
 #: Per-CCD flag bits of the CCD_STATUS table.
 CCD_FLAGS = {
     'TOO_FEW_STARS': 1,      # fewer than MIN_N_STARS usable stars: CCD left out
@@ -31,7 +38,7 @@ CCD_FLAGS = {
 }
 
 
-def exposure_and_ccd(path, separator='-'):
+def exposure_and_ccd(path: str, separator: str = '-') -> tuple[str, int]:
     """``star_split_ratio_80-2113737-10.fits`` -> ('2113737', 10)."""
     name = os.path.basename(path)
     match = re.search(rf'{re.escape(separator)}([^{re.escape(separator)}]+)'
@@ -42,7 +49,9 @@ def exposure_and_ccd(path, separator='-'):
     return match.group(1), int(match.group(2))
 
 
-def group_by_exposure(paths, separator='-'):
+def group_by_exposure(
+    paths: Iterable[str], separator: str = '-',
+) -> dict[str, list[tuple[int, str]]]:
     """``{exposure: [(ccd, path), ...]}`` sorted by CCD."""
     groups = defaultdict(list)
     for path in paths:
@@ -56,7 +65,7 @@ def _column(data, name, n, default=np.nan):
             else np.full(n, default, float))
 
 
-def read_ccd_stars(path):
+def read_ccd_stars(path: str) -> dict[str, np.ndarray]:
     """One CCD's stars: dict of arrays; InputError if unreadable or without VIGNET."""
     try:
         with fits.open(path, memmap=False) as hdul:
@@ -77,7 +86,7 @@ def read_ccd_stars(path):
         raise InputError(f'{path}: cannot read the star catalogue ({error})', path=path) from None
 
 
-def outliers(stamps, masks, std_max):
+def outliers(stamps: np.ndarray, masks: np.ndarray, std_max: float) -> np.ndarray:
     """Stars whose HSM e1, e2 or R2 lies more than ``std_max`` sigma from the mean."""
     if len(stamps) < 3 or not np.isfinite(std_max):
         return np.zeros(len(stamps), bool)
@@ -90,8 +99,10 @@ def outliers(stamps, masks, std_max):
     return bad & (flag == 0)
 
 
-def preprocess_exposure(ccd_paths, output_path, min_n_stars=20, outlier_std_max=100.0,
-                        log=None):
+def preprocess_exposure(
+    ccd_paths: Iterable[tuple[int, str]], output_path: str, min_n_stars: int = 20,
+    outlier_std_max: float = 100.0, log: logging.Logger | None = None,
+) -> tuple[int, Table]:
     """Write one exposure's MCCD input file; return (stars written, CCD_STATUS table).
 
     A CCD with too few usable stars, or an unreadable catalogue, is left out
@@ -157,7 +168,7 @@ def preprocess_exposure(ccd_paths, output_path, min_n_stars=20, outlier_std_max=
     return len(table), status
 
 
-def read_star_file(path):
+def read_star_file(path: str) -> Table:
     """The table of a ``*_star_selection`` file; InputError if unreadable."""
     try:
         return Table.read(path, hdu=1)

@@ -7,12 +7,19 @@ rho3 = <w w>, rho4 = <q w>, rho5 = <e w> (the xi+ parts, treecorr).
 ``HSC`` and ``DES`` plot styles differ only in the panels (ShapePipe's key).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 #: Separation bins [arcmin].
 MIN_SEP, MAX_SEP, N_BINS = 0.2, 100.0, 12
@@ -21,7 +28,7 @@ PAIRS = {'rho1': ('q', 'q'), 'rho2': ('e', 'q'), 'rho3': ('w', 'w'), 'rho4': ('q
          'rho5': ('e', 'w')}
 
 
-def read_validation_stars(path, hdu=1):
+def read_validation_stars(path: str, hdu: int | str = 1) -> fits.FITS_rec:
     """The merged validation catalogue's stars with valid shapes of both star and model."""
     try:
         data = fits.getdata(path, hdu)
@@ -34,7 +41,7 @@ def read_validation_stars(path, hdu=1):
     return data[good]
 
 
-def rho_statistics(stars):
+def rho_statistics(stars: fits.FITS_rec | Table) -> Table:
     """Table of separation [arcmin] and rho1..rho5 (xi+) with their sigmas."""
     import treecorr
     ra, dec = np.asarray(stars['RA'], float), np.asarray(stars['DEC'], float)
@@ -59,7 +66,10 @@ def rho_statistics(stars):
     return out
 
 
-def write_rho_statistics(table, output_dir, style='HSC', ylim_l=None, ylim_r=None):
+def write_rho_statistics(
+    table: Table, output_dir: str, style: str = 'HSC',
+    ylim_l: Sequence[float] | None = None, ylim_r: Sequence[float] | None = None,
+) -> list[str]:
     """``rho_stats.fits`` and ``rho_stats.png``; return their paths."""
     import os
     from matplotlib.backends.backend_agg import FigureCanvasAgg

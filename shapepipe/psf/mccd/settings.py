@@ -6,9 +6,15 @@ are accepted and unused (the pipeline finds the files). Every value is
 converted here, so a typo gives one line naming the file, section and key.
 """
 
+from __future__ import annotations
+
 import configparser
+from typing import TYPE_CHECKING, Any
 
 from shapepipe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 _NONE = {'none', ''}
 
@@ -79,7 +85,7 @@ def _convert(text, kind, where):
         raise ConfigError(f'{where} = {text!r}: expected {kind.__name__} ({error})') from None
 
 
-def read_settings(path):
+def read_settings(path: str) -> dict[str, Any]:
     """``{'KEY': value}`` of every key in :data:`KEYS`, from ``path`` or defaults."""
     parser = configparser.ConfigParser()
     parser.optionxform = str
@@ -113,11 +119,11 @@ def read_settings(path):
     return values
 
 
-def instance_kw(values):
+def instance_kw(values: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments of ``mccd.MCCD`` (without filters)."""
     return {arg: values[key] for key, arg in _INSTANCE_ARGS.items()}
 
 
-def fit_kw(values):
+def fit_kw(values: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments of ``mccd.MCCD.fit``."""
     return {arg: values[key] for key, arg in _FIT_ARGS.items()}

@@ -13,14 +13,23 @@ Scale ``j`` smooths with the separable B3-spline kernel
 The filters sum to the impulse (exact reconstruction).
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 #: The 1-D B3-spline smoothing kernel of the starlet transform.
 B3_SPLINE = np.array([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
 
-def atrous_kernel(scale):
+def atrous_kernel(scale: int) -> np.ndarray:
     """The B3-spline kernel of ``scale`` (0-based): taps ``2**scale`` apart."""
     step = 2 ** scale
     kernel = np.zeros(4 * step + 1)
@@ -28,7 +37,7 @@ def atrous_kernel(scale):
     return kernel
 
 
-def starlet_transform(image, n_scales):
+def starlet_transform(image: ArrayLike, n_scales: int) -> np.ndarray:
     """``n_scales`` planes: ``n_scales - 1`` wavelet scales, then the coarse scale.
 
     Borders are mirrored, as in Sparse2D.
@@ -45,7 +54,9 @@ def starlet_transform(image, n_scales):
     return np.array(planes)
 
 
-def starlet_filters(shape, n_scales=3, coarse=True):
+def starlet_filters(
+    shape: Sequence[int], n_scales: int = 3, coarse: bool = True,
+) -> np.ndarray:
     """The filters MCCD would get from Sparse2D: the transform of a centred impulse.
 
     ``shape`` is made odd as MCCD does (``get_mr_filters``); the impulse sits

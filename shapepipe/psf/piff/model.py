@@ -13,7 +13,10 @@ WCS and bandpass as pickles; we fit without them and refuse to read a file
 that has either, so reading a model cannot run code.
 """
 
+from __future__ import annotations
+
 import logging
+from typing import TYPE_CHECKING, Any
 
 import galsim
 import numpy as np
@@ -22,6 +25,12 @@ from astropy.io import fits
 from shapepipe.errors import ConfigError, InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
 from shapepipe.psf.mccd.model import focal_plane_positions
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import piff
+    from numpy.typing import ArrayLike
 
 #: Pixel scale [arcsec] of the stamps' (constant) WCS and of the focal-plane u, v.
 PIXEL_SCALE = 0.187
@@ -34,12 +43,12 @@ class _PiffLog(logging.LoggerAdapter):
         self.debug(msg, *args, **kwargs)
 
 
-def piff_logger(log=None):
+def piff_logger(log: logging.Logger | None = None) -> logging.LoggerAdapter:
     """``log`` (default: the ``piff`` logger) as Piff wants it."""
     return _PiffLog(log if log is not None else logging.getLogger('piff'), {})
 
 
-def read_piff_config(path):
+def read_piff_config(path: str) -> dict[str, Any]:
     """The ``psf`` field of a Piff YAML file; ConfigError naming the file."""
     import yaml
     try:
@@ -63,7 +72,9 @@ def _noise_variance(stamp, mask):
     return max((1.4826 * mad) ** 2, 1e-12 * max(np.abs(stamp).max(), 1.0))
 
 
-def make_stars(stamps, masks, ccds, x, y):
+def make_stars(
+    stamps: np.ndarray, masks: np.ndarray, ccds: ArrayLike, x: ArrayLike, y: ArrayLike,
+) -> list[piff.Star]:
     """Piff stars from stamps ``(n, ny, nx)`` at local pixel positions (FITS convention)."""
     import piff
     wcs = galsim.PixelScale(PIXEL_SCALE)
@@ -82,7 +93,10 @@ def make_stars(stamps, masks, ccds, x, y):
     return stars
 
 
-def fit_model(psf_config, stamps, masks, ccds, x, y, log=None):
+def fit_model(
+    psf_config: Mapping[str, Any], stamps: np.ndarray, masks: np.ndarray, ccds: ArrayLike, x: ArrayLike,
+    y: ArrayLike, log: logging.Logger | None = None,
+) -> piff.PSF:
     """The fitted Piff PSF of one exposure."""
     import piff
     logger = piff_logger(log)
@@ -99,7 +113,7 @@ def fit_model(psf_config, stamps, masks, ccds, x, y, log=None):
     return psf
 
 
-def save_model(psf, path):
+def save_model(psf: piff.PSF, path: str) -> None:
     """Piff's FITS file, without WCS or bandpass (no pickles), written atomically."""
     psf.wcs = None
     psf.bandpass = None
@@ -107,7 +121,7 @@ def save_model(psf, path):
         psf.write(tmp, logger=piff_logger())
 
 
-def load_model(path):
+def load_model(path: str) -> piff.PSF:
     """The Piff PSF in ``path``; InputError for a file with pickled parts or unreadable."""
     import piff
     try:
@@ -140,11 +154,11 @@ class PiffModel:
         self.n_train = {c: chips.count(c) for c in sorted(set(chips))}
         self.ccds = list(self.n_train)
 
-    def has_ccd(self, ccd):
+    def has_ccd(self, ccd: int) -> bool:
         """Whether the CCD had stars in the fit (no extrapolation to empty CCDs)."""
         return int(ccd) in self.n_train
 
-    def stamps(self, ccd, x, y):
+    def stamps(self, ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         """Unit-sum PSF stamps centred on the stamp centre, for positions on CCD ``ccd``."""
         import piff
         x, y = np.asarray(x, float), np.asarray(y, float)

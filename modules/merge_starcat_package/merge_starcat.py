@@ -1,7 +1,10 @@
 """Merge ``validation_psf`` catalogues into one table with the CCD number."""
 
+from __future__ import annotations
+
 import os
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -10,8 +13,11 @@ from astropy.table import Table, vstack
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
-def ccd_and_exposure(path):
+
+def ccd_and_exposure(path: str) -> tuple[int, int]:
     """``validation_psf-2113737-10.fits`` -> (2113737, 10)."""
     match = re.search(r'-(\d+)-(\d+)\.fits$', os.path.basename(path))
     if not match:
@@ -19,7 +25,7 @@ def ccd_and_exposure(path):
     return int(match.group(1)), int(match.group(2))
 
 
-def exposure_number(path):
+def exposure_number(path: str) -> int:
     """``validation_psf-2113737.fits`` -> 2113737."""
     match = re.search(r'-(\d+)\.fits$', os.path.basename(path))
     if not match:
@@ -27,7 +33,7 @@ def exposure_number(path):
     return int(match.group(1))
 
 
-def merge_star_catalogs(paths, output):
+def merge_star_catalogs(paths: Iterable[str], output: str) -> int:
     """Write the merged table (columns of the inputs + EXP_NB, CCD_NB); return its length."""
     tables = []
     for path in paths:
@@ -62,7 +68,7 @@ SETOOLS_COLUMNS = ('XWIN_IMAGE', 'YWIN_IMAGE', 'XWIN_WORLD', 'YWIN_WORLD', 'X2WI
                    'MAG_WIN', 'SNR_WIN')
 
 
-def merge_setools_catalogs(paths, output):
+def merge_setools_catalogs(paths: Iterable[str], output: str) -> int:
     """Merge star selections (``star_selection-<exp>-<ccd>.fits``, Source Extractor
     columns) as ShapePipe's ``PSF_MODEL = setools``: X, Y, RA, DEC, EPS1, EPS2,
     CHI1, CHI2 (from the windowed second moments), SIZE (FLUX_RADIUS), FLAGS,

@@ -1,5 +1,9 @@
 """PSF at catalogue positions: CLASSIC (galaxies) and VALIDATION (stars)."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from astropy.table import Table
 
@@ -11,8 +15,13 @@ from shapepipe.psf.catalogs import read_objects  # noqa: F401 (used by other mod
 from shapepipe.psf.catalogs import write_table as _write
 from shapepipe.psf.validation_table import validation_table
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
+
+def load_model(
+    path: str, star_thresh: int, chi2_thresh: float, correct_resampling: bool = True,
+) -> PSFExModel:
     """The CCD's model, or ModuleError when it is not good enough."""
     model = PSFExModel(path, correct_resampling)
     if model.accepted < star_thresh:
@@ -24,7 +33,10 @@ def load_model(path, star_thresh, chi2_thresh, correct_resampling=True):
     return model
 
 
-def classic(model, catalog_path, position_params, output_path, get_shapes=True):
+def classic(
+    model: PSFExModel, catalog_path: str, position_params: Sequence[str], output_path: str,
+    get_shapes: bool = True,
+) -> int:
     """``galaxy_psf{num}.fits``: PSF stamp and HSM shape at every object."""
     table = read_objects(catalog_path)
     x, y = _positions(table, position_params, catalog_path)
@@ -38,7 +50,9 @@ def classic(model, catalog_path, position_params, output_path, get_shapes=True):
     return len(out)
 
 
-def validation(model, star_path, position_params, output_path):
+def validation(
+    model: PSFExModel, star_path: str, position_params: Sequence[str], output_path: str,
+) -> Table:
     """``validation_psf{num}.fits``: model and star HSM shapes at validation stars."""
     table = read_objects(star_path)
     x, y = _positions(table, position_params, star_path)

@@ -1,20 +1,28 @@
 """PSFEx command line and the check of its result."""
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from astropy.io import fits
 
 from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
-def psf_path(output_dir, star_catalog):
+
+def psf_path(output_dir: str, star_catalog: str) -> str:
     """PSFEx names its model after the input catalogue: ``<basename>.psf``."""
     base = os.path.splitext(os.path.basename(star_catalog))[0]
     return os.path.join(output_dir, base + '.psf')
 
 
-def check_image_names(output_dir, star_catalog, number, check_types):
+def check_image_names(
+    output_dir: str, star_catalog: str, number: str, check_types: Iterable[str],
+) -> list[str]:
     """ShapePipe's check-image names: ``{input name before its number}{type}{number}.fits``
     (``star_split_ratio_80chi-2113737-12.fits`` for CHI)."""
     stem = os.path.splitext(os.path.basename(star_catalog))[0]
@@ -22,8 +30,9 @@ def check_image_names(output_dir, star_catalog, number, check_types):
     return [os.path.join(output_dir, f'{lead}{kind.lower()}{number}.fits') for kind in check_types]
 
 
-def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog, cwd=None,
-                  check_types=(), check_names=()):
+def build_command(executable: str, star_catalog: str, dot_psfex: str, output_dir: str,
+                  out_catalog: str, cwd: str | None = None, check_types: Sequence[str] = (),
+                  check_names: Sequence[str] = ()) -> list[str]:
     """PSFEx arguments: model into ``output_dir``, no check plots; check images only
     when asked for (``CHECKIMAGE``). Relative paths are relative to ``cwd``, the
     directory PSFEx runs in."""
@@ -39,7 +48,7 @@ def build_command(executable, star_catalog, dot_psfex, output_dir, out_catalog, 
             '-VERBOSE_TYPE', 'QUIET']
 
 
-def check_star_catalog(path, min_stars):
+def check_star_catalog(path: str, min_stars: int) -> int:
     """Fail early (one line) on a selection PSFEx cannot model."""
     try:
         with fits.open(path) as hdul:
@@ -55,7 +64,7 @@ def check_star_catalog(path, min_stars):
     return n_stars
 
 
-def check_model(path, stderr):
+def check_model(path: str, stderr: str) -> tuple[int, float]:
     """The number of accepted stars of a written model."""
     if not os.path.isfile(path):
         raise ModuleError(f'PSFEx wrote no model {path}: {stderr.strip()[-300:]}', path=path)
@@ -64,7 +73,7 @@ def check_model(path, stderr):
         return header.get('ACCEPTED', 0), header.get('CHI2', float('nan'))
 
 
-def configured_basis(dot_psfex):
+def configured_basis(dot_psfex: str) -> str:
     """``BASIS_TYPE`` of a ``.psfex`` configuration (PSFEx's default PIXEL_AUTO if absent)."""
     with open(dot_psfex) as config:
         for line in config:
@@ -74,7 +83,7 @@ def configured_basis(dot_psfex):
     return 'PIXEL_AUTO'
 
 
-def record_basis(path, basis_type, output=None):
+def record_basis(path: str, basis_type: str, output: str | None = None) -> None:
     """Write the configured basis type into the model header (``BASISTYP``).
 
     PSFEx does not record it; psfex_interp needs it to undo the resampling of

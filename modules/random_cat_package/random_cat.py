@@ -6,6 +6,8 @@ drawn uniformly within unmasked pixels, so they follow both the tile footprint
 (pixels outside the data carry the missing-data flag) and the masks.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
@@ -15,7 +17,7 @@ from astropy.wcs.utils import proj_plane_pixel_area
 from shapepipe.errors import InputError
 
 
-def read_image_header(path):
+def read_image_header(path: str) -> fits.Header:
     """The WCS header of an image, or of a header-only text file (``vcp --head``)."""
     try:
         with fits.open(path) as hdul:
@@ -31,7 +33,7 @@ def read_image_header(path):
     raise InputError(f'{path}: no HDU with a WCS', path=path)
 
 
-def read_mask(path):
+def read_mask(path: str) -> np.ndarray:
     """The flag image (0: unmasked) of a pipeline_flag file."""
     try:
         with fits.open(path) as hdul:
@@ -43,7 +45,9 @@ def read_mask(path):
     raise InputError(f'{path}: no 2-D image in the mask file', path=path)
 
 
-def random_positions(mask, wcs, n_random, density, rng):
+def random_positions(
+    mask: np.ndarray, wcs: WCS, n_random: float, density: bool, rng: np.random.Generator,
+) -> tuple[Table, dict[str, float]]:
     """Draw random positions over the unmasked pixels.
 
     Parameters
@@ -81,7 +85,7 @@ def random_positions(mask, wcs, n_random, density, rng):
     return Table({'RA': ra, 'DEC': dec, 'x': x, 'y': y}), areas
 
 
-def healpix_mask(mask, wcs, nside):
+def healpix_mask(mask: np.ndarray, wcs: WCS, nside: int) -> np.ndarray:
     """The unmasked fraction of each HEALPix pixel (RING, galactic) the tile touches.
 
     Returns a full-sky float array: NaN off the tile, else the fraction of the

@@ -4,7 +4,10 @@ TPV distortion terms (PV keywords) are converted to SIP (see
 :mod:`tpv_to_sip`), so that every FITS reader applies the distortion.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyUserWarning
@@ -18,6 +21,13 @@ from shapepipe.modules.split_exp_package.tpv_to_sip import tpv_to_sip
 
 import warnings
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import DTypeLike
+
+    from shapepipe.io.atomic import AtomicGroup
+
 
 _UNREADABLE = (OSError, ValueError, TypeError, AstropyUserWarning)
 
@@ -27,7 +37,7 @@ def _truncated(path, index, error):
                       f'truncated: re-download or regenerate it', path=path, hdu=index)
 
 
-def ccd_hdus(hdul, path):
+def ccd_hdus(hdul: fits.HDUList, path: str) -> list[fits.hdu.base.ExtensionHDU]:
     """The image HDUs of a mosaic (primary excluded when it holds no data).
 
     Every HDU's header is read here, so a truncated file fails before any CCD
@@ -55,14 +65,15 @@ def ccd_hdus(hdul, path):
         index += 1
 
 
-def ccd_number(hdu, index):
+def ccd_number(hdu: fits.hdu.base.ExtensionHDU, index: int) -> int:
     """The CCD number: the CCDNUM keyword, a ``ccdNN`` EXTNAME, or the HDU order
     (:func:`shapepipe.cfis.ccd_number`, shared with create_star_cat)."""
     return cfis.ccd_number(hdu.header, index)
 
 
-def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_list=None,
-                 group=None):
+def split_mosaic(path: str, output_dir: str, suffix: str, number: str, n_hdu: int,
+                 dtype: DTypeLike | None = None, header_list: list[dict] | None = None,
+                 group: AtomicGroup | None = None) -> list[str]:
     """Write ``{suffix}{number}-{ccd}.fits`` for every CCD of a mosaic.
 
     Parameters
@@ -128,7 +139,7 @@ def split_mosaic(path, output_dir, suffix, number, n_hdu, dtype=None, header_lis
     return written
 
 
-def save_headers(path, header_list):
+def save_headers(path: str, header_list: Sequence[dict]) -> None:
     """``headers{num}.npy``: per-CCD WCS and header, no pickle
     (:func:`shapepipe.io.exposure_headers.write_headers_file`)."""
     write_headers_file(path, header_list)

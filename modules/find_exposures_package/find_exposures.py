@@ -2,6 +2,8 @@
 (:func:`shapepipe.cfis.exposures_from_header`, shared with sextractor's
 post-processing), with ShapePipe's ``COLNUM`` and ``EXP_PREFIX``."""
 
+from __future__ import annotations
+
 from astropy.io import fits
 
 from shapepipe.cfis import exposures_from_header as exposures_in_history
@@ -17,7 +19,7 @@ def _from_column(text, column):
     return fields[column].rsplit('.', 1)[0]
 
 
-def exposures_from_header(path, column=None, prefix=''):
+def exposures_from_header(path: str, column: int | None = None, prefix: str = '') -> list[str]:
     """Exposure names (``2113737p``) listed in a tile's HISTORY, in order.
 
     Parameters

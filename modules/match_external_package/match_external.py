@@ -6,6 +6,10 @@ the copied external columns (and the distance), and in MULTI-EPOCH mode the
 matched rows of the input's EPOCH_i HDUs.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 from astropy.coordinates import SkyCoord, match_coordinates_sky
 from astropy.io import fits
@@ -14,8 +18,11 @@ from astropy.table import Table
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def read_table(path, hdu_no):
+
+def read_table(path: str, hdu_no: int) -> tuple[Table, list[str]]:
     """(Table, names of all HDUs) of a catalogue."""
     try:
         with fits.open(path) as hdul:
@@ -35,9 +42,11 @@ def _columns(table, names, path, key):
     return [np.asarray(table[c], float) for c in names[:2]]
 
 
-def match_external(path, output, tolerance_arcsec, col_match, hdu_no, mode, external_path,
-                   external_col_match, external_col_copy, external_hdu_no=1,
-                   mark_non_matched=None, output_distance=False):
+def match_external(path: str, output: str, tolerance_arcsec: float, col_match: Sequence[str],
+                   hdu_no: int, mode: str, external_path: str,
+                   external_col_match: Sequence[str], external_col_copy: Sequence[str],
+                   external_hdu_no: int = 1, mark_non_matched: float | str | None = None,
+                   output_distance: bool = False) -> tuple[int, int] | None:
     """Write the matched catalogue; return (matched, total) or None when nothing
     matched (no file written, as ShapePipe).
 

@@ -18,6 +18,8 @@ through its exact gradient and Hessian, so the optimum is the MAP point
 whatever the starting guess. Compiled with numba; one call fits a batch.
 """
 
+from __future__ import annotations
+
 import numpy as np
 from numba import njit
 
@@ -165,8 +167,9 @@ def _objective(pars, image, weight, u, v, psf_cov, area, first, last, chi_max,
 
 
 @njit(cache=True)
-def fit_one(guess, image, weight, u, v, psf_cov, area, first, last, sigma_cen, sigma_g,
-            max_iter, tol, chi_max, max_g):
+def fit_one(guess: np.ndarray, image: np.ndarray, weight: np.ndarray, u: np.ndarray, v: np.ndarray, psf_cov: np.ndarray, area: np.ndarray,
+            first: int, last: int, sigma_cen: float, sigma_g: float, max_iter: int, tol: float,
+            chi_max: float, max_g: float) -> tuple[np.ndarray, np.ndarray, float, int, int]:
     """LM fit of one object over epochs ``first:last``.
 
     Returns (pars, cov, half_chi2_plus_prior, n_iter, status).
@@ -241,8 +244,9 @@ def fit_one(guess, image, weight, u, v, psf_cov, area, first, last, sigma_cen, s
 
 
 @njit(cache=True)
-def fit_batch(guesses, image, weight, u, v, psf_cov, area, epoch_start, sigma_cen, sigma_g,
-              max_iter, tol, chi_max, max_g):
+def fit_batch(guesses: np.ndarray, image: np.ndarray, weight: np.ndarray, u: np.ndarray, v: np.ndarray, psf_cov: np.ndarray, area: np.ndarray,
+              epoch_start: np.ndarray, sigma_cen: np.ndarray, sigma_g: float, max_iter: int, tol: float,
+              chi_max: float, max_g: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fit objects ``o`` on epochs ``epoch_start[o]:epoch_start[o+1]``.
 
     ``image``, ``weight``, ``u``, ``v``: (n_epochs_total, n_pix) with world
@@ -283,7 +287,8 @@ def fit_batch(guesses, image, weight, u, v, psf_cov, area, epoch_start, sigma_ce
 
 
 @njit(cache=True)
-def model_s2n(pars, image, weight, u, v, psf_cov, area, first, last, chi_max):
+def model_s2n(pars: np.ndarray, image: np.ndarray, weight: np.ndarray, u: np.ndarray, v: np.ndarray, psf_cov: np.ndarray, area: np.ndarray,
+              first: int, last: int, chi_max: float) -> float:
     """sum(w m d) / sqrt(sum(w m^2)) over the epochs (ngmix's s2n_w)."""
     u0, v0, g1, g2, T, flux = pars
     cuu, cuv, cvv = _covariance(g1, g2, T)

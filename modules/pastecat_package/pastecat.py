@@ -1,7 +1,10 @@
 """Paste catalogues: one output file with one table HDU per input catalogue,
 every column kept (ShapePipe's pastecat)."""
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 import numpy as np
 from astropy.io import fits
@@ -9,8 +12,11 @@ from astropy.io import fits
 from shapepipe.errors import InputError
 from shapepipe.io.atomic import atomic_path
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
-def read_table_hdu(path, hdu_no):
+
+def read_table_hdu(path: str, hdu_no: int) -> fits.BinTableHDU:
     """The table HDU ``hdu_no`` of a catalogue (a copy, file closed)."""
     try:
         with fits.open(path) as hdul:
@@ -23,7 +29,10 @@ def read_table_hdu(path, hdu_no):
         raise InputError(f'{path}: cannot read the catalogue ({error})', path=path) from None
 
 
-def paste_catalogs(paths, output, hdu_numbers=None, ext_names=None, check_column=None):
+def paste_catalogs(
+    paths: Sequence[str], output: str, hdu_numbers: Sequence[int] | None = None,
+    ext_names: Sequence[str] | None = None, check_column: str | None = None,
+) -> list[int]:
     """Write ``output``: a primary HDU and the table of each input, in order.
 
     Parameters

@@ -12,17 +12,17 @@ from shapepipe.modules.module_decorator import Input, Output, module_runner
 from shapepipe.pipeline.options import Option
 
 
-def _split_inputs(input_file_list, use_ext_flag, use_ext_star):
-    """Name the inputs: image, weight, [flag], [star catalogue]."""
-    expected = ['image', 'weight'] + (['flag'] if use_ext_flag else []) + (
-        ['star catalogue'] if use_ext_star else [])
-    if len(input_file_list) != len(expected):
+def _named_inputs(input_file_list, use_ext_flag, use_ext_star):
+    """The job's image, weight, [flag], [star catalogue] by declared role."""
+    roles = input_file_list.inputs
+    if len(roles) != len(input_file_list):
+        expected = ['image', 'weight'] + (['flag'] if use_ext_flag else []) + (
+            ['star_cat'] if use_ext_star else [])
         raise ConfigError(
             f'mask_runner: {len(input_file_list)} input files per job but USE_EXT_FLAG = '
             f'{use_ext_flag} and USE_EXT_STAR = {use_ext_star} expect {len(expected)} '
             f'({", ".join(expected)}); fix FILE_PATTERN or the USE_EXT_* options')
-    named = dict(zip(expected, input_file_list))
-    return named['image'], named['weight'], named.get('flag'), named.get('star catalogue')
+    return roles['image'], roles['weight'], roles.get('flag'), roles.get('star_cat')
 
 
 @module_runner(
@@ -69,7 +69,7 @@ def mask_runner(input_file_list, run_dirs, file_number_string, config, module_co
             os.symlink(os.path.abspath(existing), out_path)
             return f'linked {existing}', ''
 
-    image, weight, flag, star_cat = _split_inputs(
+    image, weight, flag, star_cat = _named_inputs(
         input_file_list, opts['USE_EXT_FLAG'], opts['USE_EXT_STAR'])
     mask_config = read_mask_config(opts['MASK_CONFIG_PATH'], log=w_log)
     if star_cat is not None and not os.path.isfile(star_cat):

@@ -19,7 +19,9 @@ import sys
 from shapepipe.errors import DependencyError, ExecutorError
 from shapepipe.pipeline.execute import kill_running_executables
 from shapepipe.pipeline.job import FAILED, JobResult, process_log_path, run_job
-from shapepipe.pipeline.signals import RunInterrupted, StopSignals, init_worker, received_signal
+from shapepipe.pipeline.signals import (
+    RunInterrupted, StopSignals, init_worker, received_signal, sigint_ignored_while_spawning,
+)
 
 if TYPE_CHECKING:
     from mpi4py import MPI
@@ -30,6 +32,10 @@ if TYPE_CHECKING:
 
 class RankFailed(ExecutorError):
     """An MPI rank failed outside its jobs or was stopped: the run is aborted."""
+
+
+STOP_GRACE = 2.0
+"""Seconds the jobs in flight get to end after a stop signal before their workers are killed."""
 
 
 def _dead_worker_message(error):
@@ -100,6 +106,10 @@ class SMPExecutor:
         self.backend = backend
         self.ranks = 1
         self._pool = None
+        self._running = {}
+        # Whether workers set their own SIGINT handler: they start with SIGINT
+        # ignored (sigint_ignored_while_spawning) unless it was ignored from the start.
+        self._sigint_handled = signal.getsignal(signal.SIGINT) != signal.SIG_IGN
 
     # Pools ------------------------------------------------------------------
     def _new_pool(self):
@@ -109,14 +119,23 @@ class SMPExecutor:
             import multiprocessing
             return concurrent.futures.ProcessPoolExecutor(
                 self.n_jobs, mp_context=multiprocessing.get_context('forkserver'),
-                initializer=init_worker)
+                initializer=init_worker, initargs=(self._sigint_handled,))
         from joblib.externals.loky import get_reusable_executor
-        return get_reusable_executor(self.n_jobs, reuse=True, initializer=init_worker)
+        return get_reusable_executor(self.n_jobs, reuse=True, initializer=init_worker,
+                                     initargs=(self._sigint_handled,))
+
 
     def _pool_ready(self):
         if self._pool is None:
             self._pool = self._new_pool()
         return self._pool
+
+    def _submit(self, job, config):
+        """Submit a job; worker processes started now begin with the stop signals blocked."""
+        if self.backend == 'threading':
+            return self._pool_ready().submit(run_job, job, config)
+        with sigint_ignored_while_spawning():
+            return self._pool_ready().submit(run_job, job, config)
 
     def _drop_pool(self, kill):
         """Shut the pool down; ``kill``: stop its workers (and their children) now."""
@@ -147,12 +166,12 @@ class SMPExecutor:
                     return
             return
         queue = collections.deque((job, False) for job in jobs)   # (job, run alone)
-        running = {}
+        running = self._running = {}
         while queue or running:
             while queue and not (running and (queue[0][1] or len(running) >= self.n_jobs
                                               or any(alone for _, alone in running.values()))):
                 job, alone = queue.popleft()
-                running[self._pool_ready().submit(run_job, job, config)] = (job, alone)
+                running[self._submit(job, config)] = (job, alone)
             done, _ = concurrent.futures.wait(
                 running, timeout=1.0, return_when=concurrent.futures.FIRST_COMPLETED)
             died = []
@@ -183,7 +202,15 @@ class SMPExecutor:
                 queue.extendleft((job, True) for job, _ in reversed(died))
 
     def stop(self) -> None:
-        """Stop the workers at once (the run is interrupted)."""
+        """Stop the workers (the run is interrupted).
+
+        Jobs in flight get :data:`STOP_GRACE` seconds to end: a worker that
+        received the signal too ends its job as interrupted and says so in its
+        process log. Whatever is still running then is killed.
+        """
+        if self._running and self.backend != 'threading':
+            concurrent.futures.wait(list(self._running), timeout=STOP_GRACE)
+        self._running = {}
         self._drop_pool(kill=True)
         kill_running_executables()
 

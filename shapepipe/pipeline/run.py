@@ -306,7 +306,7 @@ class Pipeline:
             status = EXIT_JOBS_FAILED
         self._state_error(write_status(
             self.run_dir, RUN_INTERRUPTED if self.interrupted or self.aborted else FINISHED,
-            exit=status, errors=errors), os.path.join(self.run_dir, 'status'))
+            exit=status, errors=errors, pid=os.getpid()), os.path.join(self.run_dir, 'status'))
         for handler in self.log.handlers:
             handler.close()
         return status

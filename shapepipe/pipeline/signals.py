@@ -12,10 +12,12 @@ handlers (:func:`init_worker`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -87,7 +89,24 @@ _worker = []   # set in worker processes by init_worker
 _in_job = []   # a job is running in this worker
 
 
-def init_worker() -> None:
+@contextlib.contextmanager
+def sigint_ignored_while_spawning() -> Iterator[None]:
+    """Ignore SIGINT in the driver while worker processes are started: they
+    inherit the ignored SIGINT, so a Ctrl-C that arrives while a worker is still
+    importing cannot print a traceback from the middle of an import;
+    :func:`init_worker` then sets the worker's own handler. (A Ctrl-C in the
+    few milliseconds of the spawn itself is lost; press it again.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def init_worker(sigint_ignored_by_us: bool = False) -> None:
     """Initializer of worker processes (loky, multiprocessing).
 
     During a job, SIGINT, SIGTERM and SIGHUP raise :class:`RunInterrupted`
@@ -95,11 +114,14 @@ def init_worker() -> None:
     process log says it was interrupted (even when the job turns the interrupt
     into another error, as numba does). Between jobs SIGINT is ignored (the
     driver decides what a Ctrl-C does) and SIGTERM or SIGHUP end the worker
-    quietly. Signals ignored when the worker started stay ignored.
+    quietly. Signals ignored when the worker started stay ignored, except
+    SIGINT when ``sigint_ignored_by_us``: the driver ignores it only while it
+    starts workers (:func:`sigint_ignored_while_spawning`).
     """
     _worker.append(True)
     for signum in STOP_SIGNALS:
-        if signal.getsignal(signum) != signal.SIG_IGN:
+        ignored_by_us = sigint_ignored_by_us and signum == signal.SIGINT
+        if ignored_by_us or signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, _worker_handler)
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
 

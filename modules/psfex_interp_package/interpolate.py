@@ -9,11 +9,10 @@ from astropy.table import Table
 
 from shapepipe.errors import InputError, ModuleError
 from shapepipe.modules.psfex_interp_package.psfex_model import PSFExModel
-from shapepipe.modules.psfex_interp_package.shapes import hsm_shapes
 from shapepipe.psf.catalogs import positions as _positions
 from shapepipe.psf.catalogs import read_objects  # noqa: F401 (used by other modules)
 from shapepipe.psf.catalogs import write_table as _write
-from shapepipe.psf.validation_table import validation_table
+from shapepipe.psf.validation_table import classic_table, validation_table
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,11 +40,7 @@ def classic(
     table = read_objects(catalog_path)
     x, y = _positions(table, position_params, catalog_path)
     stamps = model.stamps(x, y) if len(x) else np.zeros((0,) + tuple(model.stamp_shape))
-    out = Table({'NUMBER': table['NUMBER'] if 'NUMBER' in table.colnames else np.arange(len(x)) + 1,
-                 'VIGNET': stamps.astype(np.float32)})
-    if get_shapes:
-        out['E1_PSF_HSM'], out['E2_PSF_HSM'], out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = (
-            hsm_shapes(stamps))
+    out = classic_table(table, stamps, get_shapes)
     _write(out, output_path)
     return len(out)
 

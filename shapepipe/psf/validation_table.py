@@ -21,6 +21,17 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 
+def classic_table(objects: Table, stamps: np.ndarray, get_shapes: bool) -> Table:
+    """The CLASSIC ``galaxy_psf`` table: NUMBER (1..n when the catalogue has none),
+    the PSF stamps as VIGNET and, with ``get_shapes``, their HSM shapes."""
+    numbers = objects['NUMBER'] if 'NUMBER' in objects.colnames else np.arange(len(stamps)) + 1
+    out = Table({'NUMBER': numbers, 'VIGNET': stamps.astype(np.float32)})
+    if get_shapes:
+        out['E1_PSF_HSM'], out['E2_PSF_HSM'], out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = (
+            hsm_shapes(stamps))
+    return out
+
+
 def validation_table(
     number: ArrayLike, x: ArrayLike, y: ArrayLike, models: ArrayLike, vignets: ArrayLike,
     extra: Mapping[str, ArrayLike] | None = None, accepted: ArrayLike = 0,

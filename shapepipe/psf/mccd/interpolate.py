@@ -19,9 +19,8 @@ from shapepipe.psf.mccd.model import MCCDModel
 from shapepipe.psf.catalogs import positions as _positions
 from shapepipe.psf.catalogs import read_objects
 from shapepipe.psf.catalogs import write_table as _write
-from shapepipe.psf.shapes import hsm_shapes, psf_store_entries
-from shapepipe.psf.validation_table import validation_table
-from astropy.table import Table
+from shapepipe.psf.shapes import psf_store_entries
+from shapepipe.psf.validation_table import classic_table, validation_table
 
 if TYPE_CHECKING:
     import logging
@@ -58,11 +57,7 @@ def classic(
     table = read_objects(catalog_path)
     x, y = _positions(table, position_params, catalog_path)
     stamps = model.stamps(ccd, x, y)
-    out = Table({'NUMBER': table['NUMBER'] if 'NUMBER' in table.colnames
-                 else np.arange(len(x)) + 1, 'VIGNET': stamps.astype(np.float32)})
-    if get_shapes:
-        out['E1_PSF_HSM'], out['E2_PSF_HSM'], out['SIGMA_PSF_HSM'], out['FLAG_PSF_HSM'] = (
-            hsm_shapes(stamps))
+    out = classic_table(table, stamps, get_shapes)
     _write(out, output_path)
     return len(out)
 

@@ -119,10 +119,10 @@ class SMPExecutor:
             import multiprocessing
             return concurrent.futures.ProcessPoolExecutor(
                 self.n_jobs, mp_context=multiprocessing.get_context('forkserver'),
-                initializer=init_worker, initargs=(self._sigint_handled,))
+                initializer=init_worker, initargs=(self._sigint_handled, os.getpid()))
         from joblib.externals.loky import get_reusable_executor
         return get_reusable_executor(self.n_jobs, reuse=True, initializer=init_worker,
-                                     initargs=(self._sigint_handled,))
+                                     initargs=(self._sigint_handled, os.getpid()))
 
 
     def _pool_ready(self):

@@ -106,7 +106,7 @@ def sigint_ignored_while_spawning() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def init_worker(sigint_ignored_by_us: bool = False) -> None:
+def init_worker(sigint_ignored_by_us: bool = False, driver_pid: int | None = None) -> None:
     """Initializer of worker processes (loky, multiprocessing).
 
     During a job, SIGINT, SIGTERM and SIGHUP raise :class:`RunInterrupted`
@@ -117,19 +117,41 @@ def init_worker(sigint_ignored_by_us: bool = False) -> None:
     quietly. Signals ignored when the worker started stay ignored, except
     SIGINT when ``sigint_ignored_by_us``: the driver ignores it only while it
     starts workers (:func:`sigint_ignored_while_spawning`).
+
+    ``driver_pid`` is the driver's process id: a worker whose driver is gone
+    (even before this worker got to run its initializer) stops.
     """
     _worker.append(True)
     for signum in STOP_SIGNALS:
         ignored_by_us = sigint_ignored_by_us and signum == signal.SIGINT
         if ignored_by_us or signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, _worker_handler)
-    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(os.getppid(), driver_pid), daemon=True).start()
 
 
-def _watch_parent(parent, interval=0.5):
-    """Stop this worker (as SIGTERM does) when the driver is gone, even if it
-    was killed outright (SIGKILL), so no worker goes on writing alone."""
-    while os.getppid() == parent:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        with open(f'/proc/{pid}/stat') as handle:
+            return handle.read().rsplit(')', 1)[1].split()[0] not in ('Z', 'X')
+    except FileNotFoundError:
+        return False
+    except OSError:   # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+
+def _watch_parent(parent, driver=None, interval=0.5):
+    """Stop this worker (as SIGTERM does) when its parent or the driver is gone,
+    even if it was killed outright (SIGKILL), so no worker goes on writing alone.
+    The driver may have died before this worker started (its parent is then
+    already another process): ``driver`` is checked directly."""
+    while os.getppid() == parent and (driver is None or process_alive(driver)):
         time.sleep(interval)
     os.kill(os.getpid(), signal.SIGTERM)   # the job, if any, is interrupted
     time.sleep(2)

@@ -102,3 +102,20 @@ def test_driver_killed_outright_leaves_no_worker(fault_env):
     assert 'fault_out_3.txt' not in assert_outputs_complete(run_dir)
     assert not [n for n in os.listdir(os.path.join(run_dir, 'fault_runner', 'output'))
                 if n.startswith('.')]                    # no temporary file left either
+
+
+def test_worker_started_after_its_driver_died_ends():
+    """A worker still importing when the driver is killed runs its initializer
+    with another parent already: it must stop all the same (it once waited for
+    work forever, holding the batch job's output open)."""
+    import subprocess
+    import sys
+    import time
+    dead = subprocess.Popen(['true'])
+    dead.wait()                                   # a pid that no longer runs
+    code = ('import time; from shapepipe.pipeline.signals import init_worker; '
+            f'init_worker(driver_pid={dead.pid}); time.sleep(60)')
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, '-c', code], timeout=30)
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 143                 # ended as SIGTERM ends a worker

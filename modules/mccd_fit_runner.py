@@ -4,6 +4,7 @@ import os
 
 from shapepipe.psf.mccd.fit import fit_exposure
 from shapepipe.psf.mccd.settings import read_settings
+from shapepipe.pipeline.rng import make_rng
 from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.psf.runner_support import MCCD_OPTIONS, check_mode
 
@@ -26,5 +27,6 @@ def mccd_fit_runner(input_file_list, run_dirs, file_number_string, config, modul
     if opts['VERBOSE']:
         w_log.info('MCCD settings: %s', values)
     out = os.path.join(run_dirs['output'], f'fitted_model{file_number_string}.npz')
-    model = fit_exposure(input_file_list[0], out, values, log=w_log)
+    model = fit_exposure(input_file_list[0], out, values, log=w_log,
+                         rng=make_rng(config.run_seed, 'mccd', file_number_string))
     return f'MCCD model of {len(model.ccds)} CCDs -> {out}', ''

@@ -4,6 +4,7 @@ import os
 
 from shapepipe.psf.mccd.fit import fit_exposure, validate_exposure
 from shapepipe.psf.mccd.settings import read_settings
+from shapepipe.pipeline.rng import make_rng
 from shapepipe.modules.module_decorator import Output, module_runner
 from shapepipe.psf.runner_support import MCCD_OPTIONS, check_mode
 
@@ -26,7 +27,8 @@ def mccd_fit_val_runner(input_file_list, run_dirs, file_number_string, config,
     check_mode(opts, 'FIT_VALIDATION', config, module_config_sec)
     values = read_settings(opts['CONFIG_PATH'])
     model_path = os.path.join(run_dirs['output'], f'fitted_model{file_number_string}.npz')
-    model = fit_exposure(input_file_list[0], model_path, values, log=w_log)
+    model = fit_exposure(input_file_list[0], model_path, values, log=w_log,
+                         rng=make_rng(config.run_seed, 'mccd', file_number_string))
     out = os.path.join(run_dirs['output'], f'validation_psf{file_number_string}.fits')
     n = validate_exposure(model, input_file_list[1], out, log=w_log)
     return f'MCCD model of {len(model.ccds)} CCDs -> {model_path}; {n} validation stars -> {out}', ''

@@ -20,13 +20,14 @@ BIN = os.path.dirname(sys.executable)
 EXPOSURE = '2100001'
 STAMP = 25
 PIXEL_SCALE = 0.187
-#: Reduced MCCD settings: the fit of 2 CCDs x 36 stars takes a few seconds.
+#: example/GOLD/mccd/config_MCCD.ini's model (local polynomial of degree 1, global of degree 2)
+#: with fewer sub-iterations: the fit of 2 CCDs x 36 stars takes a few seconds.
 MCCD_INI = """[INPUTS]
 MIN_N_STARS = 20
 OUTLIER_STD_MAX = 100.
 USE_SNR_WEIGHTS = False
 [INSTANCE]
-N_COMP_LOC = 4
+N_COMP_LOC = 1
 D_COMP_GLOB = 2
 KSIG_LOC = 0.0
 KSIG_GLOB = 0.0
@@ -37,17 +38,17 @@ RMSE_THRESH = 1.25
 CCD_STAR_THRESH = -1
 FP_GEOMETRY = CFIS
 [FIT]
-LOC_MODEL = hybrid
+LOC_MODEL = poly
 PSF_SIZE = 6.2
 PSF_SIZE_TYPE = R2
 N_EIGENVECTS = 5
 N_ITER_RCA = 1
-N_ITER_GLOB = 1
-N_ITER_LOC = 1
-NB_SUBITER_S_LOC = 40
-NB_SUBITER_A_LOC = 60
-NB_SUBITER_S_GLOB = 30
-NB_SUBITER_A_GLOB = 60
+N_ITER_GLOB = 2
+N_ITER_LOC = 2
+NB_SUBITER_S_LOC = 150
+NB_SUBITER_A_LOC = 200
+NB_SUBITER_S_GLOB = 60
+NB_SUBITER_A_GLOB = 100
 [VALIDATION]
 APPLY_DEGRADATION = True
 """
@@ -233,16 +234,58 @@ def test_exposure_modules_run_and_flag_bad_ccds(field):
     assert not os.path.exists(output(run_dir, 'mccd_interp_runner',
                                      f'galaxy_psf-{EXPOSURE}-14.fits'))
     assert 'CCD 14 has no PSF model' in logs(run_dir, 'mccd_interp_runner')
-    # FIT then VALIDATION in two runners: the catalogue of mccd_fit_val_runner (to 5e-5:
-    # MCCD's initialisation draws from numpy's global random state)
+    # FIT then VALIDATION in two runners: the same catalogue as mccd_fit_val_runner, exactly
+    # (both fits are seeded from the run seed and the file number)
     separate = fits.getdata(output(run_dir, 'mccd_val_runner', f'validation_psf-{EXPOSURE}.fits'))
     joint = fits.getdata(output(run_dir, 'mccd_fit_val_runner', f'validation_psf-{EXPOSURE}.fits'))
-    np.testing.assert_allclose(separate['E1_PSF_HSM'], joint['E1_PSF_HSM'], atol=5e-5)
+    np.testing.assert_array_equal(separate['E1_PSF_HSM'], joint['E1_PSF_HSM'])
+    np.testing.assert_array_equal(separate['SIGMA_PSF_HSM'], joint['SIGMA_PSF_HSM'])
+
+
+def test_two_mccd_fits_of_the_same_stars_are_identical(field):
+    """mccd_fit_runner and mccd_fit_val_runner fit the same file with the same seed:
+    every array of the two models is equal, bit for bit."""
+    _, run_dir, _ = field
+    paths = [output(run_dir, module, f'fitted_model-{EXPOSURE}.npz')
+             for module in ('mccd_fit_runner', 'mccd_fit_val_runner')]
+    with np.load(paths[0]) as first, np.load(paths[1]) as second:
+        assert sorted(first.files) == sorted(second.files)
+        for key in first.files:
+            np.testing.assert_array_equal(first[key], second[key], err_msg=key)
+
+
+def test_seeded_mccd_draws_from_the_generator_and_restores_global_state():
+    """Inside seeded_mccd, numpy's global state and modopt's power-method start vectors come
+    from the generator; outside, both are as before."""
+    from modopt.math.matrix import PowerMethod
+    from shapepipe.psf.mccd.model import seeded_mccd
+
+    def draws(seed):
+        with seeded_mccd(np.random.default_rng(seed)):
+            power = PowerMethod(lambda x: x, (3, 4), auto_run=False)
+            return np.random.randint(0, 1000, 5), power._set_initial_x()
+
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    original = PowerMethod._set_initial_x
+    first, second, other = draws(7), draws(7), draws(8)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    assert not np.array_equal(first[1], other[1])
+    np.testing.assert_array_equal(np.random.get_state()[1], before)
+    assert PowerMethod._set_initial_x is original
+
+
+#: Galaxy-like positions: a grid over each CCD, its outer rows and columns 20 pixels from
+#: the edges (where a focal-plane model extrapolates beyond the outermost stars).
+GRID_X, GRID_Y = np.meshgrid(np.linspace(20, 2028, 5), np.linspace(20, 4592, 7))
 
 
 @pytest.mark.parametrize('kind', ['mccd', 'piff'])
-def test_model_matches_the_true_psf(field, kind):
-    """Model minus true PSF at the test stars: |<de>| < 1e-3, RMS < 5e-3, |<dT/T>| < 3e-3."""
+@pytest.mark.parametrize('where', ['stars', 'grid'])
+def test_model_matches_the_true_psf(field, kind, where):
+    """Model minus true PSF at the test stars and on a grid reaching the CCD edges:
+    |<de>| < 1e-3, RMS < 5e-3, |<dT/T>| < 3e-3."""
     base, run_dir, _ = field
     if kind == 'mccd':
         model = MCCDModel(output(run_dir, 'mccd_fit_val_runner', f'fitted_model-{EXPOSURE}.npz'))
@@ -250,15 +293,19 @@ def test_model_matches_the_true_psf(field, kind):
         model = PiffModel(output(run_dir, 'piff_runner', f'piff_model-{EXPOSURE}.piff'), STAMP)
     de, dt = [], []
     for ccd in (12, 13):
-        stars = fits.getdata(base / 'input' / f'star_split_ratio_20-{EXPOSURE}-{ccd}.fits', 2)
-        x, y = stars['XWIN_IMAGE'], stars['YWIN_IMAGE']
+        if where == 'stars':
+            stars = fits.getdata(base / 'input' / f'star_split_ratio_20-{EXPOSURE}-{ccd}.fits', 2)
+            x, y = stars['XWIN_IMAGE'], stars['YWIN_IMAGE']
+        else:
+            x, y = GRID_X.ravel(), GRID_Y.ravel()
         m1, m2, ms, mf = hsm_shapes(model.stamps(ccd, x, y))
         t1, t2, ts, tf = hsm_shapes(np.array([draw(ccd, xi, yi) for xi, yi in zip(x, y)]))
         assert not mf.any() and not tf.any()
         de.append(np.stack([m1 - t1, m2 - t2]))
         dt.append(ms ** 2 / ts ** 2 - 1)
     de, dt = np.concatenate(de, axis=1), np.concatenate(dt)
-    print(kind, '- truth: <de>', de.mean(axis=1), 'rms', de.std(axis=1), '<dT/T>', dt.mean())
+    print(kind, where, '- truth: <de>', de.mean(axis=1), 'rms', de.std(axis=1), '<dT/T>',
+          dt.mean(), 'rms', dt.std())
     assert np.all(np.abs(de.mean(axis=1)) < 1e-3)
     assert np.all(de.std(axis=1) < 5e-3)
     assert abs(dt.mean()) < 3e-3

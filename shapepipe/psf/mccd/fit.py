@@ -71,8 +71,13 @@ def training_stars(train_path: str, min_n_stars: int, log: logging.Logger | None
 
 def fit_exposure(
     train_path: str, model_path: str, values: Mapping[str, Any], log: logging.Logger | None = None,
+    rng: np.random.Generator | None = None,
 ) -> MCCDModel:
-    """Fit the exposure's model and write it to ``model_path``; return the model."""
+    """Fit the exposure's model and write it to ``model_path``; return the model.
+
+    ``rng`` (the runners: seeded from the run seed and the file number) makes
+    the fit reproducible; ``None``: a generator seeded with 0.
+    """
     table = training_stars(train_path, values['MIN_N_STARS'], log)
     stars = np.asarray(table['VIGNET_LIST'], float)
     masks = np.asarray(table['MASK_LIST'], float)
@@ -84,7 +89,7 @@ def fit_exposure(
     try:
         model = fit_model(stars, positions, ccds, masks, mccd_settings.instance_kw(values),
                           mccd_settings.fit_kw(values), filters_for(values, stars.shape[1:]),
-                          weights)
+                          weights, rng)
     except (ValueError, np.linalg.LinAlgError, IndexError) as error:
         raise ModuleError(f'{train_path}: the MCCD fit failed ({error}); no model for this '
                           f'exposure', path=train_path) from None

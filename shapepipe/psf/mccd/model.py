@@ -23,6 +23,7 @@ per position for all of them (scipy's ``Rbf`` solves it once per component,
 
 from __future__ import annotations
 
+import contextlib
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,71 @@ def _mccd():
     return mccd
 
 
+def _centred_mccd_class():
+    """``mccd.MCCD`` whose model is centred on the stamp's central pixel.
+
+    MCCD measures each star's sub-pixel shift from ``n / 2`` with pixel
+    centres at integer indices (``utils.CentroidEstimator``), so the fitted
+    eigenPSFs are centred half a pixel off the central pixel, on the corner
+    between four pixels. Its own ``interpolate_psf_pipeline`` (and
+    :func:`centred`) measures the centre with pixel centres at half-integers
+    and so moves every evaluated PSF by half a pixel with a Lanczos kernel,
+    the shift where resampling smooths most (measured: the raw model's HSM
+    centroid sits 0.48 pixel off in x and y). Here the shifts are taken from
+    ``(n - 1) / 2``, the centre :func:`centred` aims at, so the model comes out
+    centred and the evaluation shift is a few hundredths of a pixel. The same
+    offset is applied to the shifts of ``validation_stars`` (MCCD's
+    outlier-CCD test compares the shifted model with the stars).
+    """
+    mccd = _mccd()
+    from mccd import utils
+
+    class CentredMCCD(mccd.MCCD):
+        def _initialize(self):
+            super()._initialize()
+            self.shifts = [np.asarray(shifts, float) + 0.5 for shifts in self.shifts]
+            lanc_rad = int(np.ceil(3.0 * max(np.max(s) for s in self.sigmas)))
+            self.shift_ker_stack, self.shift_ker_stack_adj = zip(
+                *[utils.shift_ker_stack(shifts, self.upfact, lanc_rad=lanc_rad)
+                  for shifts in self.shifts])
+
+        def estimate_psf(self, *args, shifts=None, **kwargs):
+            if shifts is not None:
+                shifts = np.asarray(shifts, float) + 0.5
+            return super().estimate_psf(*args, shifts=shifts, **kwargs)
+
+    return CentredMCCD
+
+
+@contextlib.contextmanager
+def seeded_mccd(rng: np.random.Generator):
+    """Make an MCCD fit depend only on ``rng``, leaving numpy's global state as it was.
+
+    The ``mccd`` package draws random numbers in two places it takes no
+    generator for: ``GraphBuilder`` (``np.random.randint``, numpy's global
+    state, when a CCD has fewer stars than components need) and modopt's
+    ``PowerMethod`` (the start vector of every step-size estimate, from a
+    fresh unseeded ``default_rng()``: this is why two fits of the same stars
+    differed by ~5e-5). Inside this context the global state is seeded from
+    ``rng`` and ``PowerMethod`` draws its start vectors from ``rng``; on exit
+    both are restored. Not for use from several threads at once.
+    """
+    from modopt.math.matrix import PowerMethod
+    state = np.random.get_state()
+    original = PowerMethod._set_initial_x
+
+    def _set_initial_x(self):
+        return rng.random(self._data_shape).astype(self._data_type)
+
+    np.random.seed(int(rng.integers(2 ** 32)))
+    PowerMethod._set_initial_x = _set_initial_x
+    try:
+        yield
+    finally:
+        PowerMethod._set_initial_x = original
+        np.random.set_state(state)
+
+
 def focal_plane_positions(ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """Local CCD pixel positions -> MCCD's global (CFIS MegaCam) focal-plane pixels."""
     loc2glob = _mccd().mccd_utils.Loc2Glob()
@@ -78,21 +144,24 @@ def focal_plane_positions(ccd: int, x: ArrayLike, y: ArrayLike) -> np.ndarray:
 def fit_model(
     stars: np.ndarray, positions: np.ndarray, ccds: np.ndarray, masks: np.ndarray,
     instance_kw: Mapping[str, Any], fit_kw: Mapping[str, Any], filters: np.ndarray,
-    snr_weights: np.ndarray | None = None,
+    snr_weights: np.ndarray | None = None, rng: np.random.Generator | None = None,
 ) -> mccd.MCCD:
     """Fit MCCD on one exposure's stars (regular format ``(n, ny, nx)``).
 
-    Returns the fitted ``mccd.MCCD`` instance.
+    ``rng`` makes the fit reproducible (:func:`seeded_mccd`); ``None``: a
+    generator seeded with 0. Returns the fitted ``mccd.MCCD`` instance, its
+    model centred on the stamps' central pixel (:func:`_centred_mccd_class`).
     """
-    mccd = _mccd()
+    _mccd()
     from mccd import utils
     unique = np.unique(ccds).astype(int)
     star_list = [utils.rca_format(stars[ccds == c]) for c in unique]
     mask_list = [utils.rca_format(masks[ccds == c]) for c in unique]
     pos_list = [positions[ccds == c] for c in unique]
     snr_list = None if snr_weights is None else [snr_weights[ccds == c] for c in unique]
-    model = mccd.MCCD(**instance_kw, filters=filters, verbose=False)
-    model.fit(star_list, pos_list, [int(c) for c in unique], mask_list, snr_list, **fit_kw)
+    model = _centred_mccd_class()(**instance_kw, filters=filters, verbose=False)
+    with seeded_mccd(np.random.default_rng(0) if rng is None else rng):
+        model.fit(star_list, pos_list, [int(c) for c in unique], mask_list, snr_list, **fit_kw)
     return model
 
 

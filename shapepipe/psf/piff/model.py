@@ -93,6 +93,32 @@ def make_stars(
     return stars
 
 
+def _release_design_matrices(psf: piff.PSF) -> None:
+    """Drop each star's design matrix once the interpolant has used it.
+
+    A PixelGrid fit computes per star a design matrix ``A`` (model pixels x
+    grid parameters: 729 x 625 doubles, 3.6 MB, for the 25 x 25 grid) and
+    Piff keeps it in the star's ``fit`` after the interpolant's solve; every
+    iteration deep-copies the stars (interpolation, reflux), so three to four
+    copies of every ``A`` were alive at once: 14.5 MB per star, 2.3 GB for
+    148 stars (one demo exposure), ~20 GB for a 40-CCD exposure. The next
+    iteration recomputes ``A`` from scratch, so it is dropped right after the
+    solve (this instance's ``interp.solve`` only; Piff itself is unchanged).
+    """
+    interp = getattr(psf, 'interp', None)
+    if interp is None or not hasattr(interp, 'solve'):
+        return
+    solve = interp.solve
+
+    def solve_and_release(stars, logger=None):
+        solve(stars, logger=logger)
+        for star in stars:
+            star.fit.A = None
+            star.fit.b = None
+
+    interp.solve = solve_and_release
+
+
 def fit_model(
     psf_config: Mapping[str, Any], stamps: np.ndarray, masks: np.ndarray, ccds: ArrayLike, x: ArrayLike,
     y: ArrayLike, log: logging.Logger | None = None,
@@ -106,6 +132,7 @@ def fit_model(
         raise ConfigError(f'Piff "psf" config: {error}') from None
     stars = make_stars(stamps, masks, ccds, x, y)
     psf.set_context({}, None)
+    _release_design_matrices(psf)
     try:
         psf.fit(stars, logger=logger)
     except (ValueError, np.linalg.LinAlgError, RuntimeError, galsim.GalSimError) as error:

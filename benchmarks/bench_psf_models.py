@@ -120,6 +120,9 @@ def main(sp_run, mccd_config=None, piff_yaml=None):
             preprocess_exposure(items, store[exp], values['MIN_N_STARS'] if ratio == '80' else 1)
     n_ccd = {exp: len(np.unique(fits.getdata(path, 1)['CCD_ID_LIST'])) for exp, path in
              trains.items()}
+    # PSFEx first: RUSAGE_CHILDREN's peak would otherwise be that of the fit children
+    psfex_cpu, psfex_rss = psfex_fit_cpu(
+        sorted(glob.glob(os.path.join(split, 'star_split_ratio_80-*.fits'))), work)
     fits_done = {'mccd': fit_models('mccd', trains, work, values),
                  'piff': fit_models('piff', trains, work, read_piff_config(piff_yaml))}
     loaders = {'mccd': mccd_fit.MCCDModel, 'piff': piff_fit.PiffModel}
@@ -178,8 +181,7 @@ def main(sp_run, mccd_config=None, piff_yaml=None):
                          f'{de2[sel].std():.2e} {dt[sel].mean():+.2e}')
         print(f'{kind:<6} ' + ' | '.join(cells))
     print('\nspeed and memory')
-    cpu, rss = psfex_fit_cpu(sorted(glob.glob(os.path.join(split, 'star_split_ratio_80-*.fits'))),
-                             work)
+    cpu, rss = psfex_cpu, psfex_rss
     print(f'psfex  fit {cpu:.2f} s CPU per CCD, peak {rss:.0f} MB (the psfex executable); '
           f'evaluation {1e3 * results["psfex"]["time"] / results["psfex"]["n"]:.2f} ms CPU per '
           f'object')

@@ -36,7 +36,7 @@ from shapepipe.errors import InputError, ModuleError
 from shapepipe.io.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
     import mccd
     from numpy.typing import ArrayLike
@@ -106,7 +106,7 @@ def _centred_mccd_class():
 
 
 @contextlib.contextmanager
-def seeded_mccd(rng: np.random.Generator):
+def seeded_mccd(rng: np.random.Generator) -> Iterator[None]:
     """Make an MCCD fit depend only on ``rng``, leaving numpy's global state as it was.
 
     The ``mccd`` package draws random numbers in two places it takes no

@@ -50,6 +50,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--pair-offset', type=float, default=20.0,
                         help='distance of a galaxy to its rotated copy [arcsec] (default 20: '
                              'the copies do not blend; blends come from random positions)')
+    parser.add_argument('--shear-positions', default='groups',
+                        choices=('groups', 'field', 'none'),
+                        help='lensing of galaxy positions: groups (default: every '
+                             'friends-of-friends group sheared about its centre, separations '
+                             '< 6 arcsec lensed, twins on the same pixels), field (about the '
+                             'field centre), none (shapes only)')
     parser.add_argument('--reuse', action='store_true',
                         help='keep fields already simulated and processed in -o (their '
                              'exposure_branch.done) and variants already measured')
@@ -98,6 +104,7 @@ def run_fields(args: argparse.Namespace, variants: Mapping[str, Mapping[str, str
                                                ('n_exposures', args.n_exposures))
                  if value}
     overrides['pair_offset_arcsec'] = args.pair_offset
+    overrides['shear_positions'] = args.shear_positions
     tasks = [(pair, sign) for pair in range(args.n_pairs) for sign in SIGNS]
 
     def one(pair, sign):

@@ -25,6 +25,8 @@ VARIANTS = {
     'uberseg': {'NEIGHBOUR_MASK': 'auto'},
     'nomask': {'NEIGHBOUR_MASK': 'none'},
     'uberseg_keep': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep'},
+    'uberseg_sheared': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep',
+                        'NEIGHBOUR_MASK_SHEARED': 'True'},
     'metadetect': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True'},
 }
 
@@ -61,6 +63,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                              'exposure_branch.done) and variants already measured')
     parser.add_argument('--no-plot', action='store_true')
     args = parser.parse_args(argv)
+    args.output = os.path.abspath(args.output)     # the chain runs with the field as cwd
     try:
         args.shear = tuple(float(v) for v in args.shear.split(','))
         assert len(args.shear) == 2 and any(args.shear)

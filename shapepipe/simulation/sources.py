@@ -101,7 +101,7 @@ def make_galaxies(rng: np.random.Generator, ra0: float, dec0: float, half_width_
     else:
         raise ValueError(f'unknown shear field {shear_field!r}')
     ra, dec = lens_positions(ra, dec, ra0, dec0, shear_1, shear_2, shear_positions,
-                             group_link_arcsec)
+                             group_link_arcsec, anchor_mag=mag)
     return {
         'ra': ra, 'dec': dec, 'mag': mag, 'hlr': hlr, 'bulge_frac': bulge_frac,
         'e1_int': e1, 'e2_int': e2,
@@ -137,7 +137,8 @@ def position_groups(u: ArrayLike, v: ArrayLike, link: float) -> np.ndarray:
 
 def lens_positions(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float, g1: ArrayLike,
                    g2: ArrayLike, mode: str = 'groups',
-                   link_arcsec: float = GROUP_LINK_ARCSEC) -> tuple[np.ndarray, np.ndarray]:
+                   link_arcsec: float = GROUP_LINK_ARCSEC, anchor_mag: ArrayLike | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Lensed positions of galaxies: separations sheared as the shapes are.
 
     In the tangent plane at (ra0, dec0), (u west, v north, the frame of the
@@ -152,14 +153,16 @@ def lens_positions(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float, g1: A
       (3.6" at 3' for g = 0.02), so twin +g/-g fields no longer have their
       galaxies on the same pixels.
     * ``'groups'``: galaxies are linked into friends-of-friends groups
-      (linking length ``link_arcsec``); each group is sheared about its mean
-      position, with the mean shear of its members (the shear at that position
-      to first order; for a position-dependent field, the local linear
-      lensing map). A constant translation of a
-      scene is unobservable, so every separation within a group is exactly
-      lensed, separations between groups (> ``link_arcsec``) are not, and
-      isolated galaxies stay where they are: twin fields keep their
-      galaxies on the same pixels and share pixel noise.
+      (linking length ``link_arcsec``); each group is sheared about its
+      brightest member (smallest ``anchor_mag``; its mean position without
+      ``anchor_mag``), with the mean shear of its members (for a
+      position-dependent field, the local linear lensing map). A constant
+      translation of a scene is unobservable, so every separation within a
+      group is exactly lensed, separations between groups (> ``link_arcsec``)
+      are not, and isolated galaxies and the brightest galaxy of each group
+      stay where they are: twin fields keep them on the same pixels with the
+      same pixel noise (a fainter member moves by ~g times its distance to
+      the anchor, 0.06" for g = 0.02 at 3").
     * ``'none'``: positions unchanged (shapes-only shear).
     """
     from shapepipe.simulation.render import sky_offsets_deg
@@ -181,6 +184,10 @@ def lens_positions(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float, g1: A
     centre_u, centre_v = np.bincount(labels, u) / count, np.bincount(labels, v) / count
     if mode == 'field':
         centre_u[:], centre_v[:] = 0.0, 0.0
+    elif anchor_mag is not None:
+        order = np.lexsort((np.asarray(anchor_mag, float), labels))   # brightest first
+        first = order[np.searchsorted(labels[order], np.arange(len(count)))]
+        centre_u, centre_v = u[first], v[first]
     # The group's shear (mean of its members': the shear at its centre to first order) as
     # galsim.Shear(g1=, g2=).getMatrix(), the matrix the shapes are sheared with.
     s1, s2 = np.bincount(labels, g1) / count, np.bincount(labels, g2) / count

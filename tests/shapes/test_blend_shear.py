@@ -50,6 +50,12 @@ def test_groups_keep_isolated_galaxies_in_place():
     np.testing.assert_allclose(moved[1:], 1.05 / np.sqrt(1 - 0.05 ** 2) - 1, rtol=1e-3)
     far, _ = lens_positions(ra, dec, RA0, DEC0, 0.05, 0.0, 'field')
     assert abs(far[1] - ra[1]) * 3600 > 5        # 'field' moves it by g r
+    # anchored on the brightest member: it stays, the other moves by the whole change
+    anchored = lens_positions(ra, dec, RA0, DEC0, 0.05, 0.0, 'groups', 6.0,
+                              anchor_mag=[20.0, 23.0, 21.0])
+    moved = np.hypot((anchored[0] - ra) * np.cos(np.radians(DEC0)), anchored[1] - dec) * 3600
+    assert moved[0] == 0 and moved[2] < 1e-9
+    np.testing.assert_allclose(moved[1], 2 * (1.05 / np.sqrt(1 - 0.05 ** 2) - 1), rtol=1e-3)
 
 
 N = 51
@@ -94,3 +100,32 @@ def test_metacal_is_unbiased_on_a_sheared_blend_not_on_shapes_only():
         m[whole] = diff / (0.04 * resp / 2) - 1
     assert abs(m[True]) < 0.03, m
     assert m[False] < -0.5, m
+
+
+def test_sheared_masks_move_with_the_metacal_images():
+    """NEIGHBOUR_MASK_SHEARED: a mask on a blob's pixels, sheared for the 1p/2p images,
+    moves as the blob does in the metacal images (centroids within 0.1 pixel for a
+    0.2 shear), on a rotated, flipped WCS; noshear leaves it as it is."""
+    from shapepipe.modules.ngmix_package.metacal import metacal_images, sheared_masks
+
+    theta = 0.4
+    jac = 0.187 * np.array([[-np.cos(theta), np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    wcs = galsim.JacobianWCS(*jac.ravel())
+    psf = galsim.Gaussian(fwhm=0.5)
+    blob = galsim.Gaussian(sigma=0.3).shift(1.5, 0.8)
+    image = galsim.Convolve(blob, psf).drawImage(nx=N, ny=N, wcs=wcs).array
+    psf_image = psf.drawImage(nx=25, ny=25, wcs=wcs).array
+    mask = image > 0.3 * image.max()
+    y, x = np.mgrid[:N, :N]
+
+    def centroid(a):
+        return np.array([(a * x).sum(), (a * y).sum()]) / a.sum()
+
+    np.testing.assert_array_equal(sheared_masks(mask[None], jac[None], 'noshear')[0], mask)
+    for kind in ('1p', '2p', '1m'):
+        sheared = metacal_images(image[None], None, psf_image[None], jac[None], step=0.2,
+                                 types=(kind,))[kind][0]
+        moved = sheared_masks(mask[None], jac[None], kind, 0.2)[0]
+        shift = centroid(sheared) - centroid(image)
+        assert np.hypot(*shift) > 1.0
+        np.testing.assert_allclose(centroid(moved) - centroid(mask), shift, atol=0.1)

@@ -129,3 +129,14 @@ def test_sheared_masks_move_with_the_metacal_images():
         shift = centroid(sheared) - centroid(image)
         assert np.hypot(*shift) > 1.0
         np.testing.assert_allclose(centroid(moved) - centroid(mask), shift, atol=0.1)
+
+
+def test_field_mode_needs_a_constant_shear():
+    """'field' lenses offsets from the field centre with one matrix: a position-dependent
+    shear is refused (one line naming the fix), 'groups' takes it group by group."""
+    ra = RA0 + np.array([0.0, 1.0, 2.0]) / 3600
+    dec = np.full(3, DEC0)
+    with pytest.raises(ValueError, match="use 'groups'"):
+        lens_positions(ra, dec, RA0, DEC0, [0.01, 0.02, 0.03], 0.0, 'field')
+    new_ra, _ = lens_positions(ra, dec, RA0, DEC0, [0.01, 0.02, 0.03], 0.0, 'groups')
+    assert np.all(np.isfinite(new_ra)) and not np.allclose(new_ra, ra, rtol=0, atol=1e-9)

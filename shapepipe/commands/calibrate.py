@@ -156,6 +156,10 @@ def format_table(name: str, result: Mapping[str, Any]) -> str:
     lines.append(f'  response outliers (|R_ii| > 5): + field {out["plus"]["n"]} (max |R| '
                  f'{out["plus"]["max_abs_R"]:.2f}), - field {out["minus"]["n"]} (max |R| '
                  f'{out["minus"]["max_abs_R"]:.2f})')
+    missing = [out[sign].get('n_missing', 0) for sign in ('plus', 'minus')]
+    if any(missing):
+        lines.append(f'  selected but missing from a sheared catalogue (metadetection '
+                     f'selection, no per-object R): + {missing[0]}, - {missing[1]}')
     return '\n'.join(lines)
 
 
@@ -198,7 +202,9 @@ def main(argv: Sequence[str] | None = None, field_runner: Callable[..., Any] | N
         results = {}
         for name in variants:
             paths = {key: paths[name] for key, paths, _, _ in runs}
-            results[name] = calibrate_pairs(paths, args.shear, cuts=cuts, grid=args.grid)
+            results[name] = calibrate_pairs(
+                paths, args.shear, cuts=cuts, grid=args.grid,
+                metadetect=variants[name].get('METADETECT') == 'True')
     except ShapePipeError as error:
         print(f'shapepipe_calibrate: {error}', file=sys.stderr)
         return 1

@@ -28,6 +28,7 @@ VARIANTS = {
     'uberseg_sheared': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep',
                         'NEIGHBOUR_MASK_SHEARED': 'True'},
     'metadetect': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True'},
+    'metadetect_seg': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True', 'METADETECT_MASK': 'True'},
 }
 
 

@@ -38,10 +38,26 @@ STEPS = ((1, 'retrieve'), (2, 'prepare'), (4, 'mask'), (8, 'detect'), (16, 'gala
 OFFLINE_JOB = 127            # everything but the upload, with -r symlink -s save
 CFHT_VOSPACE = ('ws-cadc.canfar.net', 443)
 STATE_FILE = 'job_sp_steps.txt'
+#: Step 16's config per PSF model: ShapePipe's letters P(sfex) and M(ccd); Pf for Piff
+TILE_PSF_CONFIG = {'psfex': 'config_tile_PiViSmVi.ini', 'mccd': 'config_tile_MiViSmVi.ini',
+                   'piff': 'config_tile_PfViSmVi.ini'}
 
 
 class JobSpError(ShapePipeError):
     """A job_sp step cannot run or failed."""
+
+
+def step_configs(psf: str = 'psfex', retrieve: str = 'symlink',
+                 star_cat_for_mask: str = 'save') -> dict[int, list[str]]:
+    """The configs of ``SP_CONFIG`` each step runs (templates for 32 and 64)."""
+    return {1: [f'config_GitFeGie_{retrieve}.ini'],
+            2: ['config_tile_Uz.ini', 'config_exp_SpMh.ini'],
+            4: [f'config_MaMa_{star_cat_for_mask}.ini'],
+            8: [f'config_tile_Sx_exp_{psf}.ini'],
+            16: [TILE_PSF_CONFIG[psf]],
+            32: ['config_tile_Ng_template.ini'],
+            64: ['config_merge_sep_cats_template.ini', f'config_make_cat_{psf}.ini'],
+            128: []}
 
 
 def fill_shape_template(text: str, k: int, id_min: int, id_max: int, psf: str) -> str:
@@ -158,6 +174,7 @@ class JobSp:
                         VM_HOME=os.environ.get('VM_HOME', os.path.expanduser('~')),
                         PATH=self.bin + os.pathsep + os.environ.get('PATH', ''))
         self.timings = {}
+        self.configs = step_configs(args.psf, args.retrieve, args.star_cat_for_mask)
 
     # Checks before anything runs ------------------------------------------
     def check(self) -> None:
@@ -247,7 +264,7 @@ class JobSp:
             src, dst = os.path.join(self.run_dir, ours), os.path.join(self.run_dir, theirs)
             if os.path.isdir(src) and not os.path.exists(dst):
                 os.symlink(ours, dst)
-        self.shapepipe_run(self.config_path(f'config_GitFeGie_{self.args.retrieve}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[1][0]),
                            'retrieve images')
         if self.args.star_cat_for_mask == 'save':
             source = ['--from', os.path.abspath(self.args.star_cat_from)] if (
@@ -272,21 +289,20 @@ class JobSp:
             return sum(1 for hdu in hdul[1:] if hdu.is_image)
 
     def step_prepare(self) -> None:
-        self.shapepipe_run(self.config_path('config_tile_Uz.ini'), 'uncompress tile weights')
-        self.shapepipe_run(self.config_path('config_exp_SpMh.ini', N_HDU=self.n_hdu()),
+        self.shapepipe_run(self.config_path(self.configs[2][0]), 'uncompress tile weights')
+        self.shapepipe_run(self.config_path(self.configs[2][1], N_HDU=self.n_hdu()),
                            'split exposures, merge headers')
 
     def step_mask(self) -> None:
-        self.shapepipe_run(self.config_path(f'config_MaMa_{self.args.star_cat_for_mask}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[4][0]),
                            'mask tiles and exposures')
 
     def step_detect(self) -> None:
-        self.shapepipe_run(self.config_path(f'config_tile_Sx_exp_{self.args.psf}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[8][0]),
                            f'tile detection, exposure PSFs ({self.args.psf})', stop=False)
 
     def step_galaxy_selection(self) -> None:
-        letter = self.args.psf[0].upper()
-        self.shapepipe_run(self.config_path(f'config_tile_{letter}iViSmVi.ini'),
+        self.shapepipe_run(self.config_path(self.configs[16][0]),
                            'tile PSFs, stamps, spread model')
 
     def step_shapes(self) -> None:
@@ -294,7 +310,7 @@ class JobSp:
 
         n_obj = number_of_objects(os.path.join(self.output, 'log_run_sp.txt'))
         ranges = id_ranges(n_obj, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)
-        with open(os.path.join(self.sp_config, 'config_tile_Ng_template.ini')) as handle:
+        with open(os.path.join(self.sp_config, self.configs[32][0])) as handle:
             template = handle.read()
         configs = []
         for k, id_min, id_max in ranges:
@@ -316,14 +332,14 @@ class JobSp:
             raise JobSpError(f'shapes failed: {", ".join(failed)}; logs in {self.output}')
 
     def step_paste(self) -> None:
-        with open(os.path.join(self.sp_config, 'config_merge_sep_cats_template.ini')) as handle:
+        with open(os.path.join(self.sp_config, self.configs[64][0])) as handle:
             text = fill_merge_template(handle.read(), len(id_ranges(
                 1, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)))
         if self.args.n_smp != -1:
             text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
         self.shapepipe_run(self.write_mod('config_merge_sep_cats.ini', text),
                            'merge the shape catalogues of the ID ranges')
-        self.shapepipe_run(self.config_path(f'config_make_cat_{self.args.psf}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[64][1]),
                            'final catalogues')
 
     def step_upload(self) -> None:

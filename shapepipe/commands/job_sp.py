@@ -479,6 +479,13 @@ class JobSp:
         self.check()
         os.makedirs(self.output, exist_ok=True)
         done = self.finished_steps() if self.args.resume else set()
+        listed = os.path.join(self.run_dir, 'tile_numbers.txt')
+        if not self.args.job & 1 and os.path.isfile(listed):
+            with open(listed) as handle:
+                retrieved = handle.read().split()
+            if sorted(retrieved) != sorted(self.tiles):
+                self.log(f'warning: steps after 1 work on the tiles step 1 retrieved '
+                         f'({" ".join(retrieved)}), as in ShapePipe; run -j 1 to change them')
         self.log(f'job_sp: {len(self.tiles)} tile(s) {" ".join(self.tiles)}, steps '
                  f'{"+".join(str(b) for b, _ in STEPS if self.args.job & b)}, PSF {self.args.psf}')
         for bit, name in STEPS:

@@ -113,23 +113,22 @@ def process_pids(run_dir, module):
 
 
 def test_mpi_spreads_tiles_over_ranks(tiles_run):
-    """Runs last: steps 8-64 again on two of the tiles with --mpi 2 (mpiexec)."""
+    """Runs last: steps 8-64 again on the four tiles with --mpi 2 (mpiexec)."""
     sp_run, tiles, truth, stdout = tiles_run
-    two = tiles[:2]
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
     env.pop('SP_CONFIG', None)
-    result = subprocess.run([os.path.join(BIN, 'job_sp'), '--mpi', '2', '-j', '120'] + two,
+    result = subprocess.run([os.path.join(BIN, 'job_sp'), '--mpi', '2', '-j', '120'] + tiles,
                             cwd=sp_run, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert 'mpiexec -n 2 shapepipe_run' in result.stdout
     run = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_Sx_exp_*')))[-1]
     assert 'mode MPI' in open(os.path.join(run, 'logs', 'log_sp.log')).read()
-    # the two tiles on the two ranks; the exposures they share processed once
-    assert job_count(run, 'sextractor_runner_run_1') == 2
+    # the four tiles over the two ranks; the exposures they share processed once
+    assert job_count(run, 'sextractor_runner_run_1') == 4
     assert len(process_pids(run, 'sextractor_runner_run_1')) == 2
     assert job_count(run, 'sextractor_runner_run_2') == 2 and job_count(run, 'psfex_runner') == 2
-    # the shape step computed its split (tiny tiles: one range, both tiles at once)
+    # the shape step computed its split (tiny tiles: one range over both ranks)
     assert '1 ID range(s)' in result.stdout and '2 MPI rank(s) each' in result.stdout
-    finals = final_catalogs(str(sp_run / 'output'), two)
-    assert sorted(finals) == sorted(two)
+    finals = final_catalogs(str(sp_run / 'output'), tiles)
+    assert sorted(finals) == sorted(tiles)
     assert all(os.path.getmtime(path) > os.path.getmtime(run) for path in finals.values())

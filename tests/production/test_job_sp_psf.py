@@ -13,7 +13,7 @@ import pytest
 from astropy.io import fits
 
 from shapepipe.commands.check_config import check_config
-from shapepipe.commands.job_sp import TILE_PSF_CONFIG, default_config_dir, step_configs
+from shapepipe.commands.job_sp import TILE_PSF_CONFIG, default_config_dir, set_key, step_configs
 from shapepipe.commands.post_proc_sp import final_catalogs
 from shapepipe.commands.simulate import main as simulate_main
 
@@ -23,37 +23,11 @@ CFIS = default_config_dir()
 RUNNERS = {'psfex': ('psfex_runner', 'psfex_interp_runner'),
            'mccd': ('mccd_fit_val_runner', 'mccd_interp_runner'),
            'piff': ('piff_runner', 'piff_interp_runner')}
-#: Reduced model settings: the job_sp wiring is tested here, the models' accuracy in tests/psf
-MCCD_INI = """[INPUTS]
-MIN_N_STARS = 20
-OUTLIER_STD_MAX = 100.
-USE_SNR_WEIGHTS = False
-[INSTANCE]
-N_COMP_LOC = 4
-D_COMP_GLOB = 2
-KSIG_LOC = 0.0
-KSIG_GLOB = 0.0
-FILTER_PATH = None
-D_HYB_LOC = 2
-MIN_D_COMP_GLOB = None
-RMSE_THRESH = 1.25
-CCD_STAR_THRESH = -1
-FP_GEOMETRY = CFIS
-[FIT]
-LOC_MODEL = poly
-PSF_SIZE = 6.2
-PSF_SIZE_TYPE = R2
-N_EIGENVECTS = 5
-N_ITER_RCA = 1
-N_ITER_GLOB = 1
-N_ITER_LOC = 1
-NB_SUBITER_S_LOC = 20
-NB_SUBITER_A_LOC = 20
-NB_SUBITER_S_GLOB = 20
-NB_SUBITER_A_GLOB = 20
-[VALIDATION]
-APPLY_DEGRADATION = True
-"""
+#: Reduced model settings (the job_sp wiring is tested here, the models' accuracy in
+#: tests/psf): the benchmarks' fast MCCD file, without CCD rejection (one CCD per
+#: exposure) and with the local polynomial model (the hybrid graph search dominates)
+MCCD_FAST = os.path.join(os.path.dirname(os.path.dirname(CFIS)), 'benchmarks',
+                         'config_MCCD_fast.ini')
 PIFF_YAML = """psf:
     type: Simple
     model: {type: PixelGrid, scale: 0.187, size: 17}
@@ -92,7 +66,11 @@ def psf_runs(tmp_path_factory):
     assert simulate_main(['-o', str(sp_run), '--preset', 'tiles2x2', '--seed', '5']) == 0
     config_dir = base / 'cfis'
     shutil.copytree(CFIS, config_dir)              # symlinks followed: plain files
-    (config_dir / 'config_MCCD.ini').write_text(MCCD_INI)
+    mccd = set_key(open(MCCD_FAST).read(), 'CCD_STAR_THRESH', -1)
+    for key, value in (('LOC_MODEL', 'poly'), ('NB_SUBITER_S_LOC', 20), ('NB_SUBITER_A_LOC', 20),
+                       ('NB_SUBITER_S_GLOB', 20), ('NB_SUBITER_A_GLOB', 20)):
+        mccd = set_key(mccd, key, value)
+    (config_dir / 'config_MCCD.ini').write_text(mccd)
     (config_dir / 'piff.yaml').write_text(PIFF_YAML)
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
     env.pop('SP_CONFIG', None)

@@ -42,7 +42,9 @@ from shapepipe.pipeline.run_state import INTERRUPTED as RUN_INTERRUPTED
 from shapepipe.pipeline.signals import RunInterrupted, StopSignals, exit_status, received_signal
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+    from shapepipe.pipeline.config import ShapePipeConfig
 
 EXIT_OK, EXIT_JOBS_FAILED, EXIT_SETUP, EXIT_ABORTED = 0, 1, 2, 3
 CORE_PACKAGES = ('numpy', 'astropy', 'galsim', 'joblib', 'sqlitedict', 'mpi4py')
@@ -507,45 +509,44 @@ def run_from_config(path: str, resume: str | None = None) -> int:
             return EXIT_SETUP
         if executor.rank != 0:
             return executor.serve()
-        status = EXIT_SETUP
-        try:
-            pipeline = Pipeline(config, resume)
-            status = pipeline.run(executor)
-            _report_stop(pipeline)
-            return status
-        except ShapePipeError as error:
-            print(f'shapepipe_run: error: {error}', file=sys.stderr)
-            return EXIT_SETUP
-        except KeyboardInterrupt as stop:
-            signum = getattr(stop, 'signum', signal.SIGINT)
-            print(f'shapepipe_run: interrupted ({_signal_name(signum)})', file=sys.stderr)
-            status = exit_status(signum)
-            return status
-        finally:
-            executor.close(abort=status if status >= EXIT_ABORTED else None)
+        return _drive(config, resume, executor=executor)
     size = mpi_world_size_from_env()
     if size > 1:
         if rank == 0:
             print(f'shapepipe_run: error: started by mpiexec with {size} processes but '
                   f'[EXECUTION] MODE is SMP: set MODE = MPI in {path}', file=sys.stderr)
         return EXIT_SETUP
-    executor = None
+    return _drive(config, resume, make_executor=lambda: _smp_executor(config))
+
+
+def _drive(config: ShapePipeConfig, resume: str | None,
+           executor: MPIExecutor | SMPExecutor | None = None,
+           make_executor: Callable[[], SMPExecutor] | None = None) -> int:
+    """Validate and run the pipeline on ``executor`` (or on the one
+    ``make_executor`` gives once the config is valid, so that a config error
+    starts no worker); set-up errors and stop signals end in one line on
+    stderr. The executor is always closed; MPI ranks are aborted when the run
+    was (see :meth:`MPIExecutor.close`)."""
+    status = EXIT_SETUP
     try:
         pipeline = Pipeline(config, resume)
-        executor = _smp_executor(config)
+        if executor is None:
+            executor = make_executor()
         status = pipeline.run(executor)
         _report_stop(pipeline)
-        return status
     except ShapePipeError as error:
         print(f'shapepipe_run: error: {error}', file=sys.stderr)
-        return EXIT_SETUP
+        status = EXIT_SETUP
     except KeyboardInterrupt as stop:
         signum = getattr(stop, 'signum', signal.SIGINT)
         print(f'shapepipe_run: interrupted ({_signal_name(signum)})', file=sys.stderr)
-        return exit_status(signum)
+        status = exit_status(signum)
     finally:
-        if executor is not None:
+        if isinstance(executor, MPIExecutor):
+            executor.close(abort=status if status >= EXIT_ABORTED else None)
+        elif executor is not None:
             executor.close()
+    return status
 
 
 def print_flow(path: str) -> int:

@@ -4,16 +4,17 @@ command; ``scripts/job_sp.bash`` is its shell face).
 
     job_sp [-j JOB] [-c CONFIG_DIR] [-p psfex|mccd|piff] [-r symlink|vos]
            [-s onthefly|save] [-o OUTPUT_DIR] [-n N_SMP] [--nsh_jobs N]
-           [--nsh_step N] [--nsh_max N] [--star_cat_from FILE] [--resume]
-           TILE_ID [TILE_ID ...]
+           [--nsh_step N] [--nsh_max N] [--star_cat_from FILE] [--mpi N]
+           [--mpiexec CMD] [--resume] TILE_ID [TILE_ID ...]
 
 Run in the run directory ($SP_RUN = the current directory), as ShapePipe's
 script. ``-j`` is bit-coded: 1 retrieve, 2 prepare, 4 mask, 8 tile detection and
 exposure PSFs, 16 tile PSFs/stamps/spread model, 32 shapes, 64 paste (final
 catalogues), 128 upload. Several tiles go in one call: every step runs once over
 all tiles (exposures shared by tiles are processed once) with the tiles' jobs in
-parallel. The shape step splits each tile into ID ranges run at once and merged
-by merge_sep_cats.
+parallel (SMP, or MPI ranks with ``--mpi``). The shape step splits the tiles into
+ID ranges run at once and merged by merge_sep_cats, as many as the cores, tiles and
+object count call for (or ShapePipe's ``--nsh_jobs``).
 """
 
 from __future__ import annotations

@@ -65,6 +65,10 @@ from shapepipe.pipeline.rng import make_rng
                          'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep '
                          '(their light stays in the image, only their weight is 0)',
                          choices=('noise', 'keep')),
+        Option.for_field(Settings, 'neighbour_mask_sheared', 'NEIGHBOUR_MASK_SHEARED', 'bool',
+                         'Metacal images made from the stamp with the neighbours in, their zero '
+                         'weight sheared with each metacal image (bilinear); False: weight and '
+                         'fill applied before metacal'),
         Option.for_field(Settings, 'metadetect', 'METADETECT', 'bool',
                          'Detect and segment again on every metacal image (per epoch stamp): '
                          'objects not detected get NOT_DETECTED in that type, pixels of other '

@@ -24,7 +24,7 @@ import numpy as np
 from shapepipe.io.ngmix_catalog import COLUMNS, INT_COLUMNS  # the schema's one owner
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
-from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images
+from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images, sheared_masks
 from shapepipe.modules.ngmix_package.noise import STREAM_FIXNOISE, STREAM_MASKED, pixel_normals
 
 DEFAULT = -10.0            # ShapePipe's value for quantities that could not be measured
@@ -100,6 +100,7 @@ class Settings:
     pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
     warm_start: bool = True         # sheared types start from the noshear solution
     neighbour_fill: str = 'noise'   # neighbour pixels: replaced by 'noise', or 'keep' their light
+    neighbour_mask_sheared: bool = False  # neighbours' zero weight sheared with each metacal image
     metadetect: bool = False        # detect and segment again on every metacal image
     detect_nu: float = 4.0          # metadetect: threshold in noise sigmas of the metacal image
     detect_min_area: int = 5        # metadetect: smallest detection (pixels)
@@ -123,11 +124,14 @@ def _border_background(image, bad, width):
 
 
 def prepare(epochs: Epochs, rngs: Sequence[np.random.Generator], settings: Settings,
+            zero_neighbours: bool = True,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Clean stamps, noise images and per-object-epoch flags.
 
     Returns (image, weight, noise, keep, epoch_flags): ``keep`` marks the
-    usable object-epochs; bad pixels get weight 0 and noise values.
+    usable object-epochs; bad pixels get weight 0 and noise values. Pixels
+    of neighbours get weight 0 too unless ``zero_neighbours`` is False (the
+    caller then masks them in each metacal image).
     """
     image = np.array(epochs.image, dtype=float)
     weight = np.array(epochs.weight, dtype=float)
@@ -140,7 +144,7 @@ def prepare(epochs: Epochs, rngs: Sequence[np.random.Generator], settings: Setti
         np.asarray(epochs.neighbours, bool) & ~bad)
     epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
     image[bad] = 0.0
-    weight[bad | neighbours] = 0.0
+    weight[(bad | neighbours) if zero_neighbours else bad] = 0.0
     if epochs.background is not None:
         background = np.nan_to_num(np.asarray(epochs.background, float), nan=0.0,
                                    posinf=0.0, neginf=0.0)
@@ -404,7 +408,9 @@ def measure(ids: np.ndarray, epochs: Epochs, rngs: Sequence[np.random.Generator]
     ids = np.asarray(ids)
     n_obj = len(ids)
     start = np.asarray(epochs.start)
-    image, weight, noise, keep, epoch_flags = prepare(epochs, rngs, settings)
+    shear_mask = settings.neighbour_mask_sheared and epochs.neighbours is not None
+    image, weight, noise, keep, epoch_flags = prepare(epochs, rngs, settings,
+                                                      zero_neighbours=not shear_mask)
     owner = np.repeat(np.arange(n_obj), np.diff(start))
     object_flags = np.zeros(n_obj, dtype=np.int64)
     np.bitwise_or.at(object_flags, owner, epoch_flags)
@@ -447,12 +453,19 @@ def measure(ids: np.ndarray, epochs: Epochs, rngs: Sequence[np.random.Generator]
         wgt = fit_weight.reshape(len(kept), -1)
         k_offset = np.asarray(epochs.offset, float)[kept]
         warm = None
+        if shear_mask:
+            neighbours = np.asarray(epochs.neighbours, bool)[kept] & (fit_weight > 0)
         for kind in MCAL_TYPES:        # noshear first
             img = mcal[kind].reshape(len(kept), -1)
             wgt_kind, undetected = wgt, None
+            if shear_mask:
+                # The neighbours' pixels as seen in this metacal image: the mask sheared
+                # with the image (bilinear: weights change smoothly with the shear).
+                visible = 1.0 - sheared_masks(neighbours, jac, kind, settings.step)
+                wgt_kind = wgt * visible.reshape(len(kept), -1)
             if settings.metadetect:
                 others, found = sheared_detection(mcal[kind], k_offset, settings)
-                wgt_kind = wgt * ~others.reshape(len(kept), -1) * found[:, None]
+                wgt_kind = wgt_kind * ~others.reshape(len(kept), -1) * found[:, None]
                 undetected = np.bincount(np.repeat(np.arange(len(measured)), n_kept[measured]),
                                          found.astype(float), minlength=len(measured)) == 0
             if settings.measurement == 'moments':

@@ -36,6 +36,8 @@ setup(
             'merge_final_cat = shapepipe.commands.merge_final_cat:main',
             'MeanShapes = shapepipe.commands.mean_shapes:main',
             'get_number_objects = shapepipe.commands.get_number_objects:main',
+            # the name ShapePipe's job_sp.bash calls (its scripts/python/ file name)
+            'get_number_objects.py = shapepipe.commands.get_number_objects:main',
             'shapepipe_check_config = shapepipe.commands.check_config:main',
             'job_sp = shapepipe.commands.job_sp:main',
             'post_proc_sp = shapepipe.commands.post_proc_sp:main',

@@ -65,10 +65,16 @@ from shapepipe.pipeline.rng import make_rng
                          'Masked neighbour pixels: noise (replaced by noise, DES uberseg) or keep '
                          '(their light stays in the image, only their weight is 0)',
                          choices=('noise', 'keep')),
+        Option.for_field(Settings, 'neighbour_mask_sheared', 'NEIGHBOUR_MASK_SHEARED', 'bool',
+                         'Metacal images made from the stamp with the neighbours in, their zero '
+                         'weight sheared with each metacal image (bilinear); False: weight and '
+                         'fill applied before metacal'),
         Option.for_field(Settings, 'metadetect', 'METADETECT', 'bool',
-                         'Detect and segment again on every metacal image (per epoch stamp): '
-                         'objects not detected get NOT_DETECTED in that type, pixels of other '
-                         'detections weight 0'),
+                         'Detect again on every metacal image (per epoch stamp, matched filter): '
+                         'objects not detected get NOT_DETECTED in that type'),
+        Option.for_field(Settings, 'metadetect_mask', 'METADETECT_MASK', 'bool',
+                         'Metadetect: pixels of other detections of each metacal image get '
+                         'weight 0 (its uberseg); False: no neighbour mask, as Sheldon et al.'),
         Option.for_field(Settings, 'warm_start', 'WARM_START', 'bool',
                          'Start the 1p/1m/2p/2m fits from the noshear solution (same starting '
                          'point)'),

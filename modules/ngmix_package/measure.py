@@ -24,7 +24,7 @@ import numpy as np
 from shapepipe.io.ngmix_catalog import COLUMNS, INT_COLUMNS  # the schema's one owner
 from shapepipe.modules.ngmix_package import flags as F
 from shapepipe.modules.ngmix_package import gauss_fit
-from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images
+from shapepipe.modules.ngmix_package.metacal import MCAL_TYPES, metacal_images, sheared_masks
 from shapepipe.modules.ngmix_package.noise import STREAM_FIXNOISE, STREAM_MASKED, pixel_normals
 
 DEFAULT = -10.0            # ShapePipe's value for quantities that could not be measured
@@ -100,7 +100,9 @@ class Settings:
     pixel_noise_seed: int = None    # run seed of the pixel-tied added noise (None: per object)
     warm_start: bool = True         # sheared types start from the noshear solution
     neighbour_fill: str = 'noise'   # neighbour pixels: replaced by 'noise', or 'keep' their light
+    neighbour_mask_sheared: bool = False  # neighbours' zero weight sheared with each metacal image
     metadetect: bool = False        # detect and segment again on every metacal image
+    metadetect_mask: bool = False   # metadetect: zero weight on pixels of other detections
     detect_nu: float = 4.0          # metadetect: threshold in noise sigmas of the metacal image
     detect_min_area: int = 5        # metadetect: smallest detection (pixels)
     detect_radius: float = 3.0      # metadetect: the object's detection within this (pixels)
@@ -123,11 +125,14 @@ def _border_background(image, bad, width):
 
 
 def prepare(epochs: Epochs, rngs: Sequence[np.random.Generator], settings: Settings,
+            zero_neighbours: bool = True,
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Clean stamps, noise images and per-object-epoch flags.
 
     Returns (image, weight, noise, keep, epoch_flags): ``keep`` marks the
-    usable object-epochs; bad pixels get weight 0 and noise values.
+    usable object-epochs; bad pixels get weight 0 and noise values. Pixels
+    of neighbours get weight 0 too unless ``zero_neighbours`` is False (the
+    caller then masks them in each metacal image).
     """
     image = np.array(epochs.image, dtype=float)
     weight = np.array(epochs.weight, dtype=float)
@@ -140,7 +145,7 @@ def prepare(epochs: Epochs, rngs: Sequence[np.random.Generator], settings: Setti
         np.asarray(epochs.neighbours, bool) & ~bad)
     epoch_flags[neighbours.any(axis=(-2, -1))] |= F.NEIGHBOURS_MASKED
     image[bad] = 0.0
-    weight[bad | neighbours] = 0.0
+    weight[(bad | neighbours) if zero_neighbours else bad] = 0.0
     if epochs.background is not None:
         background = np.nan_to_num(np.asarray(epochs.background, float), nan=0.0,
                                    posinf=0.0, neginf=0.0)
@@ -282,13 +287,15 @@ def _fit_type(image, weight, u, v, t_psf, area, start, rngs, settings, warm=None
             'flux_err': err[:, 5], 's2n': s2n, 'flags': _status_flags(status), 'ntry': ntry}
 
 
-def sheared_detection(images: np.ndarray, offsets: np.ndarray,
-                      settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+def sheared_detection(images: np.ndarray, offsets: np.ndarray, settings: Settings,
+                      smooth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Detection and segmentation of metacal images (metadetection).
 
-    Each stamp is thresholded at ``detect_nu`` times its noise (the MAD of
-    the stamp's border), connected pixels are labelled (components smaller
-    than ``detect_min_area`` dropped), the object is the component nearest to
+    Each stamp is filtered by a round Gaussian of ``smooth`` pixels (sigma,
+    per stamp; the target PSF: a matched filter, as Source Extractor's
+    detection filter) and thresholded at ``detect_nu`` times the noise of the
+    filtered stamp (the MAD of its border); connected pixels are labelled
+    (components smaller than ``detect_min_area`` dropped), the object is the component nearest to
     its expected position (within ``detect_radius`` pixels), and every pixel
     is given to the nearest component (uberseg). Made on each sheared image,
     the segmentation is sheared with the galaxy and its neighbours.
@@ -301,6 +308,13 @@ def sheared_detection(images: np.ndarray, offsets: np.ndarray,
     from shapepipe.modules.ngmix_package.uberseg import uberseg_mask
 
     n_stamp, n = images.shape[0], images.shape[-1]
+    if smooth is not None:
+        # Unfiltered, a faint galaxy's pixels above threshold break into pieces that
+        # differ from one metacal image to the next; the pieces not nearest the centre
+        # were then masked as "neighbours" in one sheared image and not in the other
+        # (per-object responses of 10-30 on isolated galaxies).
+        images = np.stack([ndimage.gaussian_filter(image, sigma, mode='nearest')
+                           for image, sigma in zip(images, smooth)])
     ring = np.zeros((n, n), bool)
     width = settings.border + 1
     ring[:width], ring[-width:], ring[:, :width], ring[:, -width:] = True, True, True, True
@@ -404,7 +418,9 @@ def measure(ids: np.ndarray, epochs: Epochs, rngs: Sequence[np.random.Generator]
     ids = np.asarray(ids)
     n_obj = len(ids)
     start = np.asarray(epochs.start)
-    image, weight, noise, keep, epoch_flags = prepare(epochs, rngs, settings)
+    shear_mask = settings.neighbour_mask_sheared and epochs.neighbours is not None
+    image, weight, noise, keep, epoch_flags = prepare(epochs, rngs, settings,
+                                                      zero_neighbours=not shear_mask)
     owner = np.repeat(np.arange(n_obj), np.diff(start))
     object_flags = np.zeros(n_obj, dtype=np.int64)
     np.bitwise_or.at(object_flags, owner, epoch_flags)
@@ -447,14 +463,28 @@ def measure(ids: np.ndarray, epochs: Epochs, rngs: Sequence[np.random.Generator]
         wgt = fit_weight.reshape(len(kept), -1)
         k_offset = np.asarray(epochs.offset, float)[kept]
         warm = None
+        if shear_mask:
+            neighbours = np.asarray(epochs.neighbours, bool)[kept] & (fit_weight > 0)
         for kind in MCAL_TYPES:        # noshear first
             img = mcal[kind].reshape(len(kept), -1)
             wgt_kind, undetected = wgt, None
+            if shear_mask:
+                # The neighbours' pixels as seen in this metacal image: the mask sheared
+                # with the image (bilinear: weights change smoothly with the shear).
+                visible = 1.0 - sheared_masks(neighbours, jac, kind, settings.step)
+                wgt_kind = wgt * visible.reshape(len(kept), -1)
             if settings.metadetect:
-                others, found = sheared_detection(mcal[kind], k_offset, settings)
-                wgt_kind = wgt * ~others.reshape(len(kept), -1) * found[:, None]
-                undetected = np.bincount(np.repeat(np.arange(len(measured)), n_kept[measured]),
-                                         found.astype(float), minlength=len(measured)) == 0
+                others, found = sheared_detection(mcal[kind], k_offset, settings,
+                                                  mcal['target_sigma'] / np.sqrt(area))
+                if settings.metadetect_mask:
+                    wgt_kind = wgt_kind * ~others.reshape(len(kept), -1)
+                stamp_owner = np.repeat(np.arange(len(measured)), n_kept[measured])
+                undetected = np.bincount(stamp_owner, found.astype(float),
+                                         minlength=len(measured)) == 0
+                # Detected on any epoch: all its epochs are measured. Dropping the epochs
+                # where a faint object falls below the threshold changed the epochs fitted
+                # between 1P and 1M (S/N 13 -> 10, per-object |R| 5-10).
+                wgt_kind = wgt_kind * ~undetected[stamp_owner][:, None]
             if settings.measurement == 'moments':
                 res = _moments_type(mcal[kind], wgt_kind.reshape(fit_weight.shape), jac,
                                     sub_start)
@@ -509,8 +539,11 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
         tables[kind.upper()] = cols
     mcal_flags = object_flags & ~F.INFO
     for flags in type_flags.values():
-        # NOT_DETECTED stays in its type: which sheared catalogue holds the object is the
-        # selection metadetection measures (R_s), not a failure of the object.
+        if settings.metadetect:
+            # Metadetection: the five catalogues are selected each on its own (flags of
+            # its type); a failure in one sheared image must not remove the object from
+            # the others (a selection the catalogue-mean response would not see).
+            break
         mcal_flags |= flags & ~F.NOT_DETECTED
     for cols in tables.values():
         cols['mcal_flags'] = mcal_flags

@@ -279,3 +279,36 @@ def metacal_images(images: np.ndarray, noises: np.ndarray | None, psfs: np.ndarr
         for key, value in out.items():
             results[key][part] = value
     return results
+
+
+def sheared_masks(masks: np.ndarray, jacobians: np.ndarray, kind: str,
+                  step: float = 0.01) -> np.ndarray:
+    """Masks (B, N, N) as they appear in the metacal images of type ``kind``.
+
+    A metacal image is the (PSF-corrected) stamp sheared about its centre
+    ``N // 2``: ``image_kind(x) = q(A x)`` with the pixel-space inverse shear
+    ``A = J^-1 S^-1 J``. A mask drawn on the stamp (neighbours' pixels) is
+    resampled the same way, bilinearly, so a pixel's masked fraction changes
+    smoothly with the shear (no pixel flips between 1p and 1m). Outside the
+    stamp the mask is extended by its edge values. ``noshear`` returns the masks as floats.
+    """
+    from scipy import ndimage
+
+    masks = np.asarray(masks, float)
+    if kind == 'noshear' or not masks.size:
+        return masks.copy()
+    n = masks.shape[-1]
+    g1, g2 = type_shear(kind, step)
+    jacobians = np.asarray(jacobians, float).reshape(-1, 2, 2)
+    matrices = np.linalg.inv(jacobians) @ np.linalg.inv(shear_matrix(g1, g2))[None] @ jacobians
+    coords = np.arange(n, dtype=float) - n // 2
+    y, x = np.meshgrid(coords, coords, indexing='ij')
+    out = np.empty_like(masks)
+    for b, (mask, a) in enumerate(zip(masks, matrices)):
+        if not mask.any():
+            out[b] = 0.0
+            continue
+        xs = a[0, 0] * x + a[0, 1] * y + n // 2
+        ys = a[1, 0] * x + a[1, 1] * y + n // 2
+        out[b] = ndimage.map_coordinates(mask, [ys, xs], order=1, mode='nearest')
+    return out

@@ -34,7 +34,8 @@ import numpy as np
 from astropy.io import fits
 from scipy.spatial import cKDTree
 
-from shapepipe.shear.calibration import calibrate, response_matrices, selection_mask
+from shapepipe.shear.calibration import (calibrate, metadetect_response, response_matrices,
+                                         selection_mask)
 from shapepipe.shear.catalogs import MCAL_TYPES, Cuts, read_catalog
 
 if TYPE_CHECKING:
@@ -62,6 +63,17 @@ def load_field(path: str | os.PathLike, pair: int, grid: int = 3) -> dict[str, A
     points = np.column_stack([x, y])
     distance, _ = cKDTree(points).query(points, k=2)
     catalog['neighbour_arcsec'] = distance[:, 1]
+    # Star/galaxy separation as on data (detection properties, not re-measured by metacal):
+    # point sources (SPREAD_CLASS 0) and objects in the star masks (IMAFLAGS_ISO) are
+    # not galaxies; saturated stars otherwise pass the S/N and size cuts with R ~ 2 and
+    # no shear, and dilute m.
+    names = data.columns.names
+    galaxy = np.ones(len(ra), bool)
+    if 'SPREAD_CLASS' in names:
+        galaxy &= np.asarray(data['SPREAD_CLASS']) != 0
+    if 'IMAFLAGS_ISO' in names:
+        galaxy &= np.asarray(data['IMAFLAGS_ISO']) == 0
+    catalog['galaxy'] = galaxy
     catalog['xy'] = points
     catalog['pair'] = np.full(len(ra), pair)
     return catalog
@@ -87,8 +99,9 @@ def assign_patches(fields: Sequence[dict[str, Any]], grid: int) -> None:
 def stack(catalogs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """One catalogue of several (same keys)."""
     out = {'source': 'stack'}
-    for key in ('id', 'mcal_flags', 'neighbour_arcsec', 'patch', 'pair'):
-        out[key] = np.concatenate([c[key] for c in catalogs])
+    for key in ('id', 'mcal_flags', 'neighbour_arcsec', 'patch', 'pair', 'galaxy'):
+        if all(key in c for c in catalogs):
+            out[key] = np.concatenate([c[key] for c in catalogs])
     out['xy'] = np.concatenate([c['xy'] for c in catalogs])
     for kind in MCAL_TYPES:
         out[kind] = {key: np.concatenate([c[kind][key] for c in catalogs])
@@ -98,14 +111,23 @@ def stack(catalogs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def masks_for(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
               bin_key: str | None = None, low: float | None = None,
-              high: float | None = None) -> dict[str, np.ndarray]:
-    """Selections of the five measurements, optionally restricted to a bin."""
+              high: float | None = None, metadetect: bool = False) -> dict[str, np.ndarray]:
+    """Selections of the five measurements, optionally restricted to a bin.
+
+    Metacal (default) needs an object's five measurements (its responses are
+    differences per object); metadetection selects each sheared catalogue on
+    its own measurement only.
+    """
     masks = {}
     finite = np.ones(len(catalog['id']), bool)
     for kind in MCAL_TYPES:
         finite &= np.isfinite(catalog[kind]['e']).all(axis=1)
     for kind in MCAL_TYPES:
+        if metadetect:
+            finite = np.isfinite(catalog[kind]['e']).all(axis=1)
         m = selection_mask(catalog[kind], cuts, catalog['mcal_flags']) & finite
+        if 'galaxy' in catalog:
+            m &= catalog['galaxy']
         if bin_key == 'snr':
             value = catalog[kind]['snr']
         elif bin_key == 'size':
@@ -120,8 +142,13 @@ def masks_for(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
 
 
 def mean_shear(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step: float,
-               weights: np.ndarray | None) -> np.ndarray:
-    """Calibrated mean shear ``(R + R_s)^-1 <e>`` of a selection."""
+               weights: np.ndarray | None, metadetect: bool = False) -> np.ndarray:
+    """Calibrated mean shear of a selection: ``(R + R_s)^-1 <e>`` (metacal) or
+    ``R_md^-1 <e>`` with the response of the separately selected sheared
+    catalogues (metadetection, :func:`metadetect_response`)."""
+    if metadetect:
+        response, mean_e = metadetect_response(catalog, masks, step, weights)
+        return calibrate(mean_e, response)
     clean = dict(catalog)
     for kind in MCAL_TYPES:
         clean[kind] = dict(catalog[kind], e=np.nan_to_num(catalog[kind]['e']))
@@ -131,10 +158,11 @@ def mean_shear(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step
 
 def bias(plus: Mapping[str, Any], minus: Mapping[str, Any], masks_plus: Mapping[str, np.ndarray],
          masks_minus: Mapping[str, np.ndarray], shear: Sequence[float], step: float,
-         w_plus: np.ndarray | None, w_minus: np.ndarray | None) -> np.ndarray:
+         w_plus: np.ndarray | None, w_minus: np.ndarray | None,
+         metadetect: bool = False) -> np.ndarray:
     """m (per sheared component, NaN otherwise) and c from the twin stacks."""
-    g_plus = mean_shear(plus, masks_plus, step, w_plus)
-    g_minus = mean_shear(minus, masks_minus, step, w_minus)
+    g_plus = mean_shear(plus, masks_plus, step, w_plus, metadetect)
+    g_minus = mean_shear(minus, masks_minus, step, w_minus, metadetect)
     shear = np.asarray(shear, float)
     with np.errstate(divide='ignore', invalid='ignore'):
         m = np.where(shear != 0, (g_plus - g_minus) / (2 * shear) - 1.0, np.nan)
@@ -144,16 +172,17 @@ def bias(plus: Mapping[str, Any], minus: Mapping[str, Any], masks_plus: Mapping[
 
 def jackknife(plus: Mapping[str, Any], minus: Mapping[str, Any],
               masks_plus: Mapping[str, np.ndarray], masks_minus: Mapping[str, np.ndarray],
-              shear: Sequence[float], step: float) -> tuple[np.ndarray, np.ndarray]:
+              shear: Sequence[float], step: float,
+              metadetect: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Estimate and delete-one jackknife error of (m1, m2, c1, c2)."""
     full = bias(plus, minus, masks_plus, masks_minus, shear, step,
-                np.ones(len(plus['id'])), np.ones(len(minus['id'])))
+                np.ones(len(plus['id'])), np.ones(len(minus['id'])), metadetect)
     patches = np.union1d(plus['patch'], minus['patch'])
     samples = []
     for patch in patches:
         samples.append(bias(plus, minus, masks_plus, masks_minus, shear, step,
                             (plus['patch'] != patch).astype(float),
-                            (minus['patch'] != patch).astype(float)))
+                            (minus['patch'] != patch).astype(float), metadetect))
     samples = np.array(samples)
     k = len(patches)
     error = np.sqrt((k - 1) / k * ((samples - samples.mean(axis=0)) ** 2).sum(axis=0))
@@ -162,21 +191,36 @@ def jackknife(plus: Mapping[str, Any], minus: Mapping[str, Any],
 
 def response_outliers(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray], step: float,
                       limit: float = RESPONSE_OUTLIER) -> dict[str, int | float]:
-    """Selected objects whose per-object |R_11| or |R_22| exceeds ``limit``."""
+    """Selected objects whose per-object |R_11| or |R_22| exceeds ``limit``.
+
+    A per-object response ``(e^{1P} - e^{1M}) / (2 step)`` exists only where
+    the object was measured in both sheared images (``flags == 0`` there):
+    with metadetection an object may be missing from a sheared catalogue (its
+    values there are placeholders, -10), which is selection, not a response;
+    those are counted as ``n_missing`` (selected in NOSHEAR, absent from a
+    sheared measurement). ``n`` and ``max_abs_R`` are over the rest.
+    """
     sel = masks['NOSHEAR']
+    measured = {kind: np.asarray(catalog[kind]['flags']) == 0 for kind in MCAL_TYPES}
+    both1 = sel & measured['1P'] & measured['1M']
+    both2 = sel & measured['2P'] & measured['2M']
     r11 = (catalog['1P']['e'][:, 0] - catalog['1M']['e'][:, 0]) / (2 * step)
     r22 = (catalog['2P']['e'][:, 1] - catalog['2M']['e'][:, 1]) / (2 * step)
-    bad = sel & ((np.abs(r11) > limit) | (np.abs(r22) > limit))
-    return {'n': int(bad.sum()), 'max_abs_R': float(np.nanmax(np.abs(
-        np.concatenate([r11[sel], r22[sel]])))) if sel.any() else float('nan')}
+    bad = (both1 & (np.abs(r11) > limit)) | (both2 & (np.abs(r22) > limit))
+    values = np.abs(np.concatenate([r11[both1], r22[both2]]))
+    return {'n': int(bad.sum()), 'n_missing': int((sel & ~(both1 & both2)).sum()),
+            'max_abs_R': float(np.nanmax(values)) if len(values) else float('nan')}
 
 
 def match_twins(plus: Mapping[str, Any], minus: Mapping[str, Any],
-                radius: float = 0.5) -> np.ndarray:
+                radius: float = 1.0) -> np.ndarray:
     """Index into ``minus`` of each + detection's twin (-1 if none within ``radius`` arcsec).
 
     The twins are the same fields sheared the other way: a detection's twin
-    is the detection at the same place (positions move by ~0.01 arcsec).
+    is the mutually nearest detection, within ``radius``. Isolated galaxies
+    and the brightest of each lensed group keep their place; fainter group
+    members move by 2 g times their distance to it (0.12" at 3" for g =
+    0.02; ``shapepipe.simulation.sources.lens_positions``).
     """
     index = -np.ones(len(plus['id']), int)
     for pair in np.unique(plus['pair']):
@@ -185,21 +229,37 @@ def match_twins(plus: Mapping[str, Any], minus: Mapping[str, Any],
         if not len(m_rows) or not len(p_rows):
             continue
         distance, nearest = cKDTree(minus['xy'][m_rows]).query(plus['xy'][p_rows])
-        close = distance < radius
+        _, back = cKDTree(plus['xy'][p_rows]).query(minus['xy'][m_rows])
+        close = (distance < radius) & (back[nearest] == np.arange(len(p_rows)))
         index[p_rows[close]] = m_rows[nearest[close]]
     return index
 
 
 def matched_bias(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.ndarray,
                  sel: np.ndarray, shear: Sequence[float], step: float,
-                 weights: np.ndarray) -> np.ndarray:
+                 weights: np.ndarray, md_masks: tuple | None = None) -> np.ndarray:
     """m, c from twin-matched objects selected in both fields (shape noise cancels object by
-    object; the symmetric selection leaves no first-order selection bias)."""
+    object; the symmetric selection leaves no first-order selection bias).
+
+    ``md_masks`` (metadetection): (plus masks, minus masks) of the five
+    catalogues; the response is then :func:`metadetect_response` of each
+    field over its matched objects (each sheared catalogue with its own
+    selection), averaged over the twins, instead of per-object differences.
+    """
     e_p = plus['NOSHEAR']['e'][sel]
     e_m = minus['NOSHEAR']['e'][twin[sel]]
     w = weights[sel]
     response = np.zeros(2)
+    if md_masks is not None:
+        matched = twin >= 0
+        w_minus = np.zeros(len(minus['id']))
+        w_minus[twin[matched]] = weights[matched]
+        for cat, masks, wc in ((plus, md_masks[0], weights * matched),
+                               (minus, md_masks[1], w_minus)):
+            response += np.diag(metadetect_response(cat, masks, step, wc)[0]) / 2
     for i, (p_kind, m_kind) in enumerate((('1P', '1M'), ('2P', '2M'))):
+        if md_masks is not None:
+            break
         for cat, rows in ((plus, np.flatnonzero(sel)), (minus, twin[sel])):
             r = (cat[p_kind]['e'][rows, i] - cat[m_kind]['e'][rows, i]) / (2 * step)
             response[i] += np.sum(w * r) / np.sum(w) / 2
@@ -212,13 +272,13 @@ def matched_bias(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.nda
 
 
 def matched_jackknife(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.ndarray,
-                      sel: np.ndarray, shear: Sequence[float],
-                      step: float) -> tuple[np.ndarray, np.ndarray]:
+                      sel: np.ndarray, shear: Sequence[float], step: float,
+                      md_masks: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Twin-matched (m1, m2, c1, c2) and their jackknife errors over patches."""
-    full = matched_bias(plus, minus, twin, sel, shear, step, np.ones(len(sel)))
+    full = matched_bias(plus, minus, twin, sel, shear, step, np.ones(len(sel)), md_masks)
     patches = np.unique(plus['patch'][sel])
     samples = np.array([matched_bias(plus, minus, twin, sel, shear, step,
-                                     (plus['patch'] != patch).astype(float))
+                                     (plus['patch'] != patch).astype(float), md_masks)
                         for patch in patches])
     k = len(patches)
     error = np.sqrt((k - 1) / k * ((samples - samples.mean(axis=0)) ** 2).sum(axis=0))
@@ -237,7 +297,7 @@ def _entry(name, values, errors, n_plus, n_minus):
 def calibrate_pairs(paths: Mapping[tuple[int, str], str], shear: Sequence[float],
                     step: float = 0.01, cuts: Cuts | Mapping[str, Any] | None = None,
                     grid: int = 3, splits: Mapping[str, Sequence[float]] = SPLITS,
-                    ) -> dict[str, Any]:
+                    metadetect: bool = False) -> dict[str, Any]:
     """m and c of twin field pairs.
 
     Parameters
@@ -246,6 +306,10 @@ def calibrate_pairs(paths: Mapping[tuple[int, str], str], shear: Sequence[float]
         ``(pair, 'plus'|'minus') -> final catalogue path``.
     shear : (g1, g2)
         The + field's shear.
+    metadetect : bool
+        The catalogues come from metadetection (``METADETECT = True``): each
+        sheared catalogue is selected on its own and the response is that of
+        the catalogue means (:func:`metadetect_response`), never per object.
 
     Returns
     -------
@@ -261,12 +325,12 @@ def calibrate_pairs(paths: Mapping[tuple[int, str], str], shear: Sequence[float]
     minus = stack([fields[k] for k in sorted(fields) if k[1] == 'minus'])
 
     def one(name, bin_key=None, low=None, high=None):
-        mp = masks_for(plus, cuts, bin_key, low, high)
-        mm = masks_for(minus, cuts, bin_key, low, high)
+        mp = masks_for(plus, cuts, bin_key, low, high, metadetect)
+        mm = masks_for(minus, cuts, bin_key, low, high, metadetect)
         n_plus, n_minus = int(mp['NOSHEAR'].sum()), int(mm['NOSHEAR'].sum())
         if min(n_plus, n_minus) < 2:
             return _entry(name, [np.nan] * 4, [np.nan] * 4, n_plus, n_minus)
-        values, errors = jackknife(plus, minus, mp, mm, shear, step)
+        values, errors = jackknife(plus, minus, mp, mm, shear, step, metadetect)
         return _entry(name, values, errors, n_plus, n_minus)
 
     result = {'shear': list(map(float, shear)), 'step': step, 'cuts': cuts.describe(),
@@ -280,23 +344,29 @@ def calibrate_pairs(paths: Mapping[tuple[int, str], str], shear: Sequence[float]
             result['splits'].append(one(f'{key} [{low:g}, {high:g})', key, low, high))
     twin = match_twins(plus, minus)
     both = (twin >= 0)
-    masks_minus = masks_for(minus, cuts)['NOSHEAR']
-    both &= masks_for(plus, cuts)['NOSHEAR'] & np.where(twin >= 0, masks_minus[twin], False)
+    masks_minus = masks_for(minus, cuts, metadetect=metadetect)['NOSHEAR']
+    both &= (masks_for(plus, cuts, metadetect=metadetect)['NOSHEAR']
+             & np.where(twin >= 0, masks_minus[twin], False))
     result['n_matched'] = int((twin >= 0).sum())
 
-    def matched(name, rows):
+    def matched(name, rows, low=None, high=None):
         n_sel = int(rows.sum())
         if n_sel < 2:
             return _entry(name, [np.nan] * 4, [np.nan] * 4, n_sel, n_sel)
-        values, errors = matched_jackknife(plus, minus, twin, rows, shear, step)
+        md_masks = None
+        if metadetect:
+            key = None if low is None else 'neighbour_arcsec'
+            md_masks = tuple(masks_for(cat, cuts, key, low, high, True) for cat in (plus, minus))
+        values, errors = matched_jackknife(plus, minus, twin, rows, shear, step, md_masks)
         return _entry(name, values, errors, n_sel, n_sel)
 
     result['matched'] = [matched('all (twin-matched)', both)]
     for low, high in zip(SPLITS['neighbour_arcsec'][:-1], SPLITS['neighbour_arcsec'][1:]):
         near = (plus['neighbour_arcsec'] >= low) & (plus['neighbour_arcsec'] < high)
         result['matched'].append(matched(f'neighbour [{low:g}, {high:g}) matched',
-                                         both & near))
+                                         both & near, low, high))
+    result['metadetect'] = bool(metadetect)
     result['response_outliers'] = {
-        sign: response_outliers(cat, masks_for(cat, cuts), step)
+        sign: response_outliers(cat, masks_for(cat, cuts, metadetect=metadetect), step)
         for sign, cat in (('plus', plus), ('minus', minus))}
     return result

@@ -25,7 +25,10 @@ VARIANTS = {
     'uberseg': {'NEIGHBOUR_MASK': 'auto'},
     'nomask': {'NEIGHBOUR_MASK': 'none'},
     'uberseg_keep': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep'},
+    'uberseg_sheared': {'NEIGHBOUR_MASK': 'auto', 'NEIGHBOUR_FILL': 'keep',
+                        'NEIGHBOUR_MASK_SHEARED': 'True'},
     'metadetect': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True'},
+    'metadetect_seg': {'NEIGHBOUR_MASK': 'none', 'METADETECT': 'True', 'METADETECT_MASK': 'True'},
 }
 
 
@@ -50,11 +53,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument('--pair-offset', type=float, default=20.0,
                         help='distance of a galaxy to its rotated copy [arcsec] (default 20: '
                              'the copies do not blend; blends come from random positions)')
+    parser.add_argument('--shear-positions', default='groups',
+                        choices=('groups', 'field', 'none'),
+                        help='lensing of galaxy positions: groups (default: every '
+                             'friends-of-friends group sheared about its centre, separations '
+                             '< 6 arcsec lensed, twins on the same pixels), field (about the '
+                             'field centre), none (shapes only)')
     parser.add_argument('--reuse', action='store_true',
                         help='keep fields already simulated and processed in -o (their '
                              'exposure_branch.done) and variants already measured')
     parser.add_argument('--no-plot', action='store_true')
     args = parser.parse_args(argv)
+    args.output = os.path.abspath(args.output)     # the chain runs with the field as cwd
     try:
         args.shear = tuple(float(v) for v in args.shear.split(','))
         assert len(args.shear) == 2 and any(args.shear)
@@ -78,6 +88,15 @@ def _mpi():
     return comm if comm.Get_size() > 1 else None
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the shapepipe_run chains)."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run_fields(args: argparse.Namespace, variants: Mapping[str, Mapping[str, str]],
                field_runner: Callable[..., Any] | None = None,
                ) -> list[tuple[tuple[int, str], dict[str, str], float, float]] | None:
@@ -98,14 +117,15 @@ def run_fields(args: argparse.Namespace, variants: Mapping[str, Mapping[str, str
                                                ('n_exposures', args.n_exposures))
                  if value}
     overrides['pair_offset_arcsec'] = args.pair_offset
+    overrides['shear_positions'] = args.shear_positions
     tasks = [(pair, sign) for pair in range(args.n_pairs) for sign in SIGNS]
 
     def one(pair, sign):
-        start = time.process_time()
+        start = _cpu_seconds()
         wall = time.time()
         paths = run_field(args.output, pair, sign, args.shear, args.seed + pair, variants,
                           args.preset, overrides, reuse=args.reuse)
-        return (pair, sign), paths, time.time() - wall, time.process_time() - start
+        return (pair, sign), paths, time.time() - wall, _cpu_seconds() - start
 
     comm = _mpi()
     if comm is not None:
@@ -137,6 +157,10 @@ def format_table(name: str, result: Mapping[str, Any]) -> str:
     lines.append(f'  response outliers (|R_ii| > 5): + field {out["plus"]["n"]} (max |R| '
                  f'{out["plus"]["max_abs_R"]:.2f}), - field {out["minus"]["n"]} (max |R| '
                  f'{out["minus"]["max_abs_R"]:.2f})')
+    missing = [out[sign].get('n_missing', 0) for sign in ('plus', 'minus')]
+    if any(missing):
+        lines.append(f'  selected but missing from a sheared catalogue (metadetection '
+                     f'selection, no per-object R): + {missing[0]}, - {missing[1]}')
     return '\n'.join(lines)
 
 
@@ -179,17 +203,19 @@ def main(argv: Sequence[str] | None = None, field_runner: Callable[..., Any] | N
         results = {}
         for name in variants:
             paths = {key: paths[name] for key, paths, _, _ in runs}
-            results[name] = calibrate_pairs(paths, args.shear, cuts=cuts, grid=args.grid)
+            results[name] = calibrate_pairs(
+                paths, args.shear, cuts=cuts, grid=args.grid,
+                metadetect=variants[name].get('METADETECT') == 'True')
     except ShapePipeError as error:
         print(f'shapepipe_calibrate: {error}', file=sys.stderr)
         return 1
     timing = {'wall_s': time.time() - start,
               'field_wall_s': sum(r[2] for r in runs),
-              'field_cpu_s_parent': sum(r[3] for r in runs)}
+              'field_cpu_s': sum(r[3] for r in runs)}
     for name, result in results.items():
         print(format_table(name, result))
     print(f'time: {timing["wall_s"]:.0f} s wall for {len(runs)} fields '
-          f'({timing["field_wall_s"]:.0f} s summed over fields)')
+          f'({timing["field_wall_s"]:.0f} s summed over fields, {timing["field_cpu_s"]:.0f} s CPU)')
     with open(os.path.join(args.output, 'calibration.json'), 'w') as handle:
         json.dump({'variants': results, 'timing': timing, 'preset': args.preset,
                    'n_pairs': args.n_pairs, 'seed': args.seed}, handle, indent=1)

@@ -168,7 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('output_dir')
     parser.add_argument('mode', nargs='?', default=None, choices=('exp', 'tile'),
                         help='exp or tile; default: tiles if INPUT_DIR has any, else exposures')
-    parser.add_argument('--from', dest='catalog', help='local catalogue (FITS or text)')
+    parser.add_argument('--from', dest='catalog', default=os.environ.get('SP_STAR_CAT') or None,
+                        help='local catalogue (FITS or text); default $SP_STAR_CAT if set '
+                             '(offline runs of scripts that call create_star_cat without '
+                             '--from, as ShapePipe\'s job_sp.bash), else the GSC 2.2 online')
     parser.add_argument('--mag-max', type=float, default=18.0,
                         help='faintest star magnitude written (default 18)')
     args = parser.parse_args(argv)

@@ -4,16 +4,17 @@ command; ``scripts/job_sp.bash`` is its shell face).
 
     job_sp [-j JOB] [-c CONFIG_DIR] [-p psfex|mccd|piff] [-r symlink|vos]
            [-s onthefly|save] [-o OUTPUT_DIR] [-n N_SMP] [--nsh_jobs N]
-           [--nsh_step N] [--nsh_max N] [--star_cat_from FILE] [--resume]
-           TILE_ID [TILE_ID ...]
+           [--nsh_step N] [--nsh_max N] [--star_cat_from FILE] [--mpi N]
+           [--mpiexec CMD] [--resume] TILE_ID [TILE_ID ...]
 
 Run in the run directory ($SP_RUN = the current directory), as ShapePipe's
 script. ``-j`` is bit-coded: 1 retrieve, 2 prepare, 4 mask, 8 tile detection and
 exposure PSFs, 16 tile PSFs/stamps/spread model, 32 shapes, 64 paste (final
 catalogues), 128 upload. Several tiles go in one call: every step runs once over
 all tiles (exposures shared by tiles are processed once) with the tiles' jobs in
-parallel. The shape step splits each tile into ID ranges run at once and merged
-by merge_sep_cats.
+parallel (SMP, or MPI ranks with ``--mpi``). The shape step splits the tiles into
+ID ranges run at once and merged by merge_sep_cats, as many as the cores, tiles and
+object count call for (or ShapePipe's ``--nsh_jobs``).
 """
 
 from __future__ import annotations
@@ -35,13 +36,33 @@ if TYPE_CHECKING:
 
 STEPS = ((1, 'retrieve'), (2, 'prepare'), (4, 'mask'), (8, 'detect'), (16, 'galaxy selection'),
          (32, 'shapes'), (64, 'paste'), (128, 'upload'))
+NSH_JOBS_SHAPEPIPE = 8        # job_sp.bash's --nsh_jobs
+#: Fewest objects per shape range when job_sp computes the split (a range costs a
+#: shapepipe_run start-up of a few seconds; ngmix takes ~0.1 s per object and epoch)
+MIN_RANGE_OBJECTS = 200
 OFFLINE_JOB = 127            # everything but the upload, with -r symlink -s save
 CFHT_VOSPACE = ('ws-cadc.canfar.net', 443)
 STATE_FILE = 'job_sp_steps.txt'
+#: Step 16's config per PSF model: ShapePipe's letters P(sfex) and M(ccd); Pf for Piff
+TILE_PSF_CONFIG = {'psfex': 'config_tile_PiViSmVi.ini', 'mccd': 'config_tile_MiViSmVi.ini',
+                   'piff': 'config_tile_PfViSmVi.ini'}
 
 
 class JobSpError(ShapePipeError):
     """A job_sp step cannot run or failed."""
+
+
+def step_configs(psf: str = 'psfex', retrieve: str = 'symlink',
+                 star_cat_for_mask: str = 'save') -> dict[int, list[str]]:
+    """The configs of ``SP_CONFIG`` each step runs (templates for 32 and 64)."""
+    return {1: [f'config_GitFeGie_{retrieve}.ini'],
+            2: ['config_tile_Uz.ini', 'config_exp_SpMh.ini'],
+            4: [f'config_MaMa_{star_cat_for_mask}.ini'],
+            8: [f'config_tile_Sx_exp_{psf}.ini'],
+            16: [TILE_PSF_CONFIG[psf]],
+            32: ['config_tile_Ng_template.ini'],
+            64: ['config_merge_sep_cats_template.ini', f'config_make_cat_{psf}.ini'],
+            128: []}
 
 
 def fill_shape_template(text: str, k: int, id_min: int, id_max: int, psf: str) -> str:
@@ -60,6 +81,17 @@ def fill_merge_template(text: str, n_split: int) -> str:
 def set_key(text: str, key: str, value: object) -> str:
     """Replace every ``KEY = ...`` line (ShapePipe's update_config)."""
     return re.sub(rf'(?m)^({key}\s*=).*$', rf'\g<1> {value}', text)
+
+
+def set_execution_mode(text: str, mode: str) -> str:
+    """``[EXECUTION] MODE`` set to ``mode`` (module sections' own MODE keys untouched)."""
+    match = re.search(r'(?ms)^\[EXECUTION\][^\[]*', text)
+    if not match:
+        return text
+    section = re.sub(r'(?m)^(MODE\s*=).*$', rf'\g<1> {mode}', match.group(0))
+    if section == match.group(0) and not re.search(r'(?m)^MODE\s*=', section):
+        section = section.rstrip('\n') + f'\nMODE = {mode}\n\n'
+    return text[:match.start()] + section + text[match.end():]
 
 
 def id_ranges(
@@ -119,18 +151,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help='upload directory on vos:cfis (step 128)')
     parser.add_argument('-n', '--n_smp', type=int, default=-1,
                         help='SMP_BATCH_SIZE of every step (default: the configs\')')
-    parser.add_argument('--nsh_jobs', type=int, default=os.cpu_count() or 1,
-                        help='shape jobs run at once per tile (default: the number of cores)')
+    parser.add_argument('--nsh_jobs', type=int, default=None,
+                        help='shape jobs (ID ranges) run at once (default: computed from the '
+                             'cores, the tiles and the object count; ShapePipe: 8)')
     parser.add_argument('--nsh_step', type=int, default=-1,
                         help='objects per shape job (default: the object count / nsh_jobs)')
     parser.add_argument('--nsh_max', type=int, default=-1,
                         help='largest number of objects per shape job (precedes --nsh_step)')
     parser.add_argument('--star_cat_from', default=None,
                         help='local star catalogue (ra, dec, mag) for -s save, offline')
+    parser.add_argument('--mpi', type=int, default=0, metavar='N',
+                        help='run every step under MPI with N ranks ([EXECUTION] MODE = MPI, '
+                             'shapepipe_run under mpiexec -n N): the jobs of each step (tiles, '
+                             'exposures, CCDs) spread over the ranks, on several nodes with '
+                             '--mpiexec; default 0: SMP on this machine')
+    parser.add_argument('--mpiexec', default=None,
+                        help='MPI launcher command, e.g. "mpiexec -f hosts" (default: the '
+                             'mpiexec beside this Python, else on PATH)')
     parser.add_argument('--resume', action='store_true',
                         help='skip the steps a previous job_sp on the same tiles finished')
     parser.add_argument('tiles', nargs='+', metavar='TILE_ID', help='tile IDs, e.g. 283.247')
     args = parser.parse_args(argv)
+    if args.mpi < 0:
+        parser.error('--mpi must be 0 (SMP) or a number of ranks')
     if args.job < 1 or args.job > 255:
         parser.error('-j must be between 1 and 255')
     for tile in args.tiles:
@@ -158,6 +201,12 @@ class JobSp:
                         VM_HOME=os.environ.get('VM_HOME', os.path.expanduser('~')),
                         PATH=self.bin + os.pathsep + os.environ.get('PATH', ''))
         self.timings = {}
+        self.configs = step_configs(args.psf, args.retrieve, args.star_cat_for_mask)
+        self.mpiexec = None
+        if getattr(args, 'mpi', 0):
+            local = os.path.join(self.bin, 'mpiexec')
+            self.mpiexec = (args.mpiexec.split() if args.mpiexec else
+                            [local if os.path.exists(local) else 'mpiexec'])
 
     # Checks before anything runs ------------------------------------------
     def check(self) -> None:
@@ -170,6 +219,16 @@ class JobSp:
             if needed not in available_runners():
                 raise JobSpError(f'-p {args.psf} needs the {needed} module, which is not '
                                  f'installed; use -p psfex')
+        if self.mpiexec:
+            import shutil
+
+            if not shutil.which(self.mpiexec[0]):
+                raise JobSpError(f'--mpi: MPI launcher {self.mpiexec[0]} not found: install '
+                                 f'mpich (make install) or give --mpiexec')
+            try:
+                import mpi4py  # noqa: F401
+            except ImportError:
+                raise JobSpError('--mpi needs mpi4py: .venv/bin/pip install mpi4py mpich') from None
         if not os.path.isdir(self.config_dir):
             raise JobSpError(f'config directory {self.config_dir} not found: give it with -c')
         online = []
@@ -192,15 +251,28 @@ class JobSp:
     def config_path(self, name: str, **keys: object) -> str:
         """The config to run: the original, or a copy in cfis_mod with keys set."""
         original = os.path.join(self.sp_config, name)
-        if self.args.n_smp != -1:
-            keys.setdefault('SMP_BATCH_SIZE', self.args.n_smp)
-        if not keys:
+        if not keys and self.args.n_smp == -1 and not self.mpiexec:
             return original
         with open(original) as handle:
             text = handle.read()
         for key, value in keys.items():
             text = set_key(text, key, value)
-        return self.write_mod(name, text)
+        return self.write_mod(name, self.adapt(text))
+
+    def adapt(self, text: str) -> str:
+        """A config's text with ``-n`` (SMP_BATCH_SIZE) and ``--mpi`` (MODE = MPI) applied."""
+        if self.args.n_smp != -1:
+            text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
+        if self.mpiexec:
+            text = set_execution_mode(text, 'MPI')
+        return text
+
+    def launch(self, config: str, ranks: int | None = None) -> list[str]:
+        """The command running ``config``: shapepipe_run, under mpiexec with --mpi."""
+        command = [os.path.join(self.bin, 'shapepipe_run'), '-c', config]
+        if self.mpiexec:
+            command = self.mpiexec + ['-n', str(ranks or self.args.mpi)] + command
+        return command
 
     def write_mod(self, name: str, text: str) -> str:
         os.makedirs(self.sp_config_mod, exist_ok=True)
@@ -211,8 +283,9 @@ class JobSp:
 
     def shapepipe_run(self, config: str, what: str, stop: bool = True) -> int:
         """``shapepipe_run -c config``; a failure stops job_sp unless ``stop`` is False."""
-        self.log(f'{what}: shapepipe_run -c {config}')
-        result = subprocess.run([os.path.join(self.bin, 'shapepipe_run'), '-c', config],
+        command = self.launch(config)
+        self.log(f'{what}: {" ".join(os.path.basename(c) if c.startswith(self.bin) else c for c in command)}')
+        result = subprocess.run(command,
                                 cwd=self.run_dir, env=self.env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         if result.returncode:
@@ -247,7 +320,7 @@ class JobSp:
             src, dst = os.path.join(self.run_dir, ours), os.path.join(self.run_dir, theirs)
             if os.path.isdir(src) and not os.path.exists(dst):
                 os.symlink(ours, dst)
-        self.shapepipe_run(self.config_path(f'config_GitFeGie_{self.args.retrieve}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[1][0]),
                            'retrieve images')
         if self.args.star_cat_for_mask == 'save':
             source = ['--from', os.path.abspath(self.args.star_cat_from)] if (
@@ -272,41 +345,67 @@ class JobSp:
             return sum(1 for hdu in hdul[1:] if hdu.is_image)
 
     def step_prepare(self) -> None:
-        self.shapepipe_run(self.config_path('config_tile_Uz.ini'), 'uncompress tile weights')
-        self.shapepipe_run(self.config_path('config_exp_SpMh.ini', N_HDU=self.n_hdu()),
+        self.shapepipe_run(self.config_path(self.configs[2][0]), 'uncompress tile weights')
+        self.shapepipe_run(self.config_path(self.configs[2][1], N_HDU=self.n_hdu()),
                            'split exposures, merge headers')
 
     def step_mask(self) -> None:
-        self.shapepipe_run(self.config_path(f'config_MaMa_{self.args.star_cat_for_mask}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[4][0]),
                            'mask tiles and exposures')
 
     def step_detect(self) -> None:
-        self.shapepipe_run(self.config_path(f'config_tile_Sx_exp_{self.args.psf}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[8][0]),
                            f'tile detection, exposure PSFs ({self.args.psf})', stop=False)
 
     def step_galaxy_selection(self) -> None:
-        letter = self.args.psf[0].upper()
-        self.shapepipe_run(self.config_path(f'config_tile_{letter}iViSmVi.ini'),
+        self.shapepipe_run(self.config_path(self.configs[16][0]),
                            'tile PSFs, stamps, spread model')
+
+    def shape_plan(self, n_obj: int) -> tuple[list[tuple[int, int, int]], int | None, int]:
+        """ID ranges, SMP_BATCH_SIZE of each range (None: the template's) and MPI ranks of
+        each range for a shape step of ``n_obj`` objects per tile.
+
+        With ``--nsh_jobs`` (or ``--nsh_step``/``--nsh_max``) as ShapePipe's script.
+        Otherwise the split follows the cores (``--mpi`` ranks, else this machine's) and
+        the object count: the tiles run in parallel inside each range, and a tile is split
+        only while there are fewer jobs than cores and every range keeps at least
+        ``MIN_RANGE_OBJECTS`` objects (each range pays a shapepipe_run start-up).
+        """
+        cores = self.args.mpi or os.cpu_count() or 1
+        if self.args.nsh_jobs is not None or self.args.nsh_step != -1 or self.args.nsh_max != -1:
+            n_ranges = self.args.nsh_jobs or NSH_JOBS_SHAPEPIPE
+            ranges = id_ranges(n_obj, n_ranges, self.args.nsh_step, self.args.nsh_max)
+            return ranges, None, max(1, cores // len(ranges))
+        n_tiles = len(self.tiles)
+        n_ranges = max(1, min(-(-cores // n_tiles), n_obj // MIN_RANGE_OBJECTS))
+        batch = max(1, min(n_tiles, cores // n_ranges))
+        return id_ranges(n_obj, n_ranges), batch, max(1, cores // n_ranges)
+
+    def _ranges_path(self) -> str:
+        return os.path.join(self.output, 'job_sp_shape_ranges.txt')
 
     def step_shapes(self) -> None:
         from shapepipe.commands.get_number_objects import number_of_objects
 
         n_obj = number_of_objects(os.path.join(self.output, 'log_run_sp.txt'))
-        ranges = id_ranges(n_obj, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)
-        with open(os.path.join(self.sp_config, 'config_tile_Ng_template.ini')) as handle:
+        ranges, batch, ranks = self.shape_plan(n_obj)
+        with open(os.path.join(self.sp_config, self.configs[32][0])) as handle:
             template = handle.read()
         configs = []
         for k, id_min, id_max in ranges:
             text = fill_shape_template(template, k, id_min, id_max, self.args.psf)
-            if self.args.n_smp != -1:
-                text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
-            configs.append(self.write_mod(f'config_tile_Ng{k}u.ini', text))
-        self.log(f'shapes: {n_obj} objects per tile in {len(ranges)} ID ranges '
-                 f'{", ".join(f"{a}..{b}" for _, a, b in ranges)}, run at once')
-        processes = [subprocess.Popen([os.path.join(self.bin, 'shapepipe_run'), '-c', path],
-                                      cwd=self.run_dir, env=self.env, stdout=subprocess.DEVNULL,
-                                      stderr=subprocess.PIPE, text=True) for path in configs]
+            if batch is not None:
+                text = set_key(text, 'SMP_BATCH_SIZE', batch)
+            configs.append(self.write_mod(f'config_tile_Ng{k}u.ini', self.adapt(text)))
+        with open(self._ranges_path(), 'a') as handle:
+            handle.write(f'{",".join(sorted(self.tiles))} {self.args.psf} {len(ranges)}\n')
+        self.log(f'shapes: {n_obj} objects per tile in {len(ranges)} ID range(s) '
+                 f'{", ".join(f"{a}..{b}" for _, a, b in ranges)}, run at once'
+                 + (f', {batch} tile(s) at once in each' if batch else '')
+                 + (f', {ranks} MPI rank(s) each' if self.mpiexec else ''))
+        processes = [subprocess.Popen(self.launch(path, ranks), cwd=self.run_dir, env=self.env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True) for path in configs]
         failed = []
         for path, process in zip(configs, processes):
             _, err = process.communicate()
@@ -315,15 +414,26 @@ class JobSp:
         if failed:
             raise JobSpError(f'shapes failed: {", ".join(failed)}; logs in {self.output}')
 
+    def n_shape_ranges(self) -> int:
+        """Ranges of the last shape step on these tiles (recorded by step 32)."""
+        key, found = ','.join(sorted(self.tiles)), None
+        if os.path.isfile(self._ranges_path()):
+            with open(self._ranges_path()) as handle:
+                for line in handle:
+                    parts = line.split()
+                    if len(parts) == 3 and parts[0] == key and parts[1] == self.args.psf:
+                        found = int(parts[2])
+        if found is None:
+            raise JobSpError('paste: no shape step (-j 32) recorded for these tiles and PSF: '
+                             'run it first')
+        return found
+
     def step_paste(self) -> None:
-        with open(os.path.join(self.sp_config, 'config_merge_sep_cats_template.ini')) as handle:
-            text = fill_merge_template(handle.read(), len(id_ranges(
-                1, self.args.nsh_jobs, self.args.nsh_step, self.args.nsh_max)))
-        if self.args.n_smp != -1:
-            text = set_key(text, 'SMP_BATCH_SIZE', self.args.n_smp)
-        self.shapepipe_run(self.write_mod('config_merge_sep_cats.ini', text),
+        with open(os.path.join(self.sp_config, self.configs[64][0])) as handle:
+            text = fill_merge_template(handle.read(), self.n_shape_ranges())
+        self.shapepipe_run(self.write_mod('config_merge_sep_cats.ini', self.adapt(text)),
                            'merge the shape catalogues of the ID ranges')
-        self.shapepipe_run(self.config_path(f'config_make_cat_{self.args.psf}.ini'),
+        self.shapepipe_run(self.config_path(self.configs[64][1]),
                            'final catalogues')
 
     def step_upload(self) -> None:
@@ -370,6 +480,13 @@ class JobSp:
         self.check()
         os.makedirs(self.output, exist_ok=True)
         done = self.finished_steps() if self.args.resume else set()
+        listed = os.path.join(self.run_dir, 'tile_numbers.txt')
+        if not self.args.job & 1 and os.path.isfile(listed):
+            with open(listed) as handle:
+                retrieved = handle.read().split()
+            if sorted(retrieved) != sorted(self.tiles):
+                self.log(f'warning: steps after 1 work on the tiles step 1 retrieved '
+                         f'({" ".join(retrieved)}), as in ShapePipe; run -j 1 to change them')
         self.log(f'job_sp: {len(self.tiles)} tile(s) {" ".join(self.tiles)}, steps '
                  f'{"+".join(str(b) for b, _ in STEPS if self.args.job & b)}, PSF {self.args.psf}')
         for bit, name in STEPS:

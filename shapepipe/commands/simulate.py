@@ -36,6 +36,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--shear-field', choices=('constant', 'sinusoid'),
                         help='constant (g1, g2) or sinusoid: a position-dependent shear of '
                              'amplitude |(g1, g2)| (per-object g1, g2 in truth.fits)')
+    parser.add_argument('--shear-positions', choices=('groups', 'field', 'none'),
+                        help='lensing of galaxy positions: groups (default; each '
+                             'friends-of-friends group sheared about its centre), field (all '
+                             'offsets from the tile centre), none (shapes only)')
     parser.add_argument('--rotated-pairs', action='store_true', default=None,
                         help='every second galaxy is its neighbour rotated by 90 degrees')
     parser.add_argument('--n-jobs', type=int, help='parallel processes (default 2)')
@@ -54,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_for(
             args.preset, seed=args.seed, tile_id=args.tile_id, n_exposures=args.n_exposures,
             ccds=args.ccds, tile_npix=args.tile_npix, g1=args.g1, g2=args.g2,
-            rotated_pairs=args.rotated_pairs, shear_field=args.shear_field, n_jobs=args.n_jobs)
+            rotated_pairs=args.rotated_pairs, shear_field=args.shear_field, n_jobs=args.n_jobs,
+            shear_positions=args.shear_positions)
         if args.preset == 'tiles2x2':
             from shapepipe.simulation.multi_tile import simulate_corner
 

@@ -105,6 +105,30 @@ def response_matrices(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray
     return shear_response_matrix, selection_response_matrix, weighted_mean(e_noshear, w_noshear)
 
 
+def metadetect_response(catalog: Mapping[str, Any], masks: Mapping[str, np.ndarray],
+                        step: float, weights: np.ndarray | None,
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """(R, <e>) of metadetection catalogues (Sheldon et al. 2020, eq. 8).
+
+    ``R[i, j] = (<e_i^{jP}>_{S(jP)} - <e_i^{jM}>_{S(jM)}) / (2 step)``: each
+    sheared catalogue is averaged over its own detections and selection, so
+    shear, detection and selection responses come as one. Per-object
+    differences ``e^{jP} - e^{jM}`` are not used: an object missing from a
+    sheared catalogue has no value there (metacal's :func:`response_matrices`
+    would average the placeholder in). ``<e>`` is the NOSHEAR mean over S(NOSHEAR).
+    """
+    weights = np.ones(len(masks['NOSHEAR'])) if weights is None else weights
+
+    def mean(kind):
+        e = np.where(masks[kind][:, None], catalog[kind]['e'], 0.0)
+        return weighted_mean(e, weights * masks[kind])
+
+    response = np.empty((2, 2))
+    for j, (plus, minus) in enumerate(SHEAR_PAIRS):
+        response[:, j] = (mean(plus) - mean(minus)) / (2 * step)
+    return response, mean('NOSHEAR')
+
+
 def calibrate(e: ArrayLike, response: ArrayLike) -> np.ndarray:
     """Calibrated ellipticities ``(R + R_s)^-1 e`` for rows (N, 2) or one 2-vector."""
     e = np.asarray(e, float)

@@ -24,7 +24,9 @@ from shapepipe.simulation.psf_model import ExposurePSF, psf_profile
 from shapepipe.simulation.render import (
     GSPARAMS, draw_objects, exposure_psfs, local_jacobians, sky_offsets_deg,
 )
-from shapepipe.simulation.sources import concatenate, make_galaxies, make_stars
+from shapepipe.simulation.sources import (
+    SHEAR_POSITIONS, concatenate, make_galaxies, make_stars,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -50,6 +52,7 @@ class Settings:
     rotated_pairs: bool = False
     pair_offset_arcsec: float = 3.0
     shear_field: str = 'constant'
+    shear_positions: str = 'groups'     # lensing of positions, see sources.lens_positions
     seed: int = 1
     first_odometer: int = 2113737
     dither_arcmin: float = 1.0
@@ -72,6 +75,11 @@ class Settings:
         cfis.tile_coord_from_id(self.tile_id)
         if self.shear_field not in ('constant', 'sinusoid'):
             raise ConfigError(f'--shear-field {self.shear_field!r}: use constant or sinusoid')
+        if self.shear_positions not in SHEAR_POSITIONS:
+            raise ConfigError(f'--shear-positions {self.shear_positions!r}: use '
+                              f'{", ".join(SHEAR_POSITIONS)}')
+        if self.shear_positions == 'field' and self.shear_field != 'constant':
+            raise ConfigError("--shear-positions field needs --shear-field constant; use groups")
 
 
 PRESETS = {
@@ -145,7 +153,7 @@ def make_truth(
     galaxies = make_galaxies(rng, ra_t, dec_t, half_tile + settings.galaxy_margin_arcmin / 60,
                              settings.g1, settings.g2, settings.rotated_pairs,
                              settings.galaxy_density, settings.shear_field,
-                             settings.pair_offset_arcsec)
+                             settings.pair_offset_arcsec, settings.shear_positions)
     # Stars over every CCD of every exposure, for PSF modelling.
     corners = []
     for exposure in exposures:
@@ -377,6 +385,7 @@ def write_truth(
     header['G1'], header['G2'] = settings.g1, settings.g2
     header['ROTPAIRS'] = settings.rotated_pairs
     header['SHEARFLD'] = settings.shear_field
+    header['SHEARPOS'] = (settings.shear_positions, 'lensing of positions (lens_positions)')
     header['PSFBETA'] = (3.0, 'Moffat beta of the PSF')
     hdul = fits.HDUList([fits.PrimaryHDU(header=header),
                          fits.BinTableHDU(table, name='TRUTH'),

@@ -31,12 +31,18 @@ SHAPEPIPE_CFIS_CONFIGS = [
     'config_tile_Sx_exp_mccd.ini', 'config_tile_Sx_exp_psfex.ini', 'config_tile_Uz.ini',
     'config_valjoint_Pl_mccd.ini',
 ]
+# Ours besides: job_sp -p piff (ShapePipe's job_sp knows psfex and mccd) and the MCCD
+# settings file of ShapePipe's example/cfis (not a pipeline config)
+OWN_CONFIGS = ['config_tile_Sx_exp_piff.ini', 'config_tile_PfViSmVi.ini',
+               'config_make_cat_piff.ini']
+
+
 def test_the_set_has_shapepipe_names():
     assert sorted(f for f in os.listdir(CFIS) if f.endswith('.ini')) == sorted(
-        SHAPEPIPE_CFIS_CONFIGS)
+        SHAPEPIPE_CFIS_CONFIGS + OWN_CONFIGS + ['config_MCCD.ini'])
 
 
-@pytest.mark.parametrize('name', SHAPEPIPE_CFIS_CONFIGS)
+@pytest.mark.parametrize('name', SHAPEPIPE_CFIS_CONFIGS + OWN_CONFIGS)
 def test_config_validates(name, tmp_path, monkeypatch):
     path = os.path.join(CFIS, name)
     monkeypatch.setenv('SP_RUN', str(tmp_path))

@@ -68,3 +68,34 @@ def test_resume_skips_finished_steps(tmp_path, monkeypatch):
     other = job_sp.JobSp(parse_args(['-j', '7', '--resume', '--star_cat_from', 'x.fits',
                                      '277.282']), run_dir=tmp_path, log=lambda line: None)
     assert other.finished_steps() == set()            # other tiles: nothing finished
+
+
+@pytest.mark.parametrize('cores, tiles, n_obj, ranges, batch', [
+    (2, 1, 30, 1, 1),        # a small tile is not split: one start-up
+    (2, 1, 5000, 2, 1),      # a large tile alone: one range per core
+    (2, 4, 5000, 1, 2),      # tiles enough for the cores: no split, two tiles at once
+    (8, 2, 5000, 4, 2),      # 8 cores, 2 tiles: 4 ranges of 2 tiles at once
+    (8, 2, 500, 2, 2),       # ... but no range under MIN_RANGE_OBJECTS objects
+])
+def test_shape_split_follows_cores_tiles_and_objects(cores, tiles, n_obj, ranges, batch,
+                                                     monkeypatch):
+    monkeypatch.setattr(job_sp.os, 'cpu_count', lambda: cores)
+    ids = ['277.282', '278.282', '279.282', '280.282'][:tiles]
+    plan, smp, ranks = job_sp.JobSp(parse_args(ids)).shape_plan(n_obj)
+    assert len(plan) == ranges and smp == batch
+    assert plan[0][1] == 0 and plan[-1][2] == -1          # every object measured
+    # ShapePipe's options keep ShapePipe's meaning: --nsh_jobs ranges, the template's batch
+    plan, smp, _ = job_sp.JobSp(parse_args(['--nsh_jobs', '3'] + ids)).shape_plan(n_obj)
+    assert len(plan) == 3 and smp is None
+    # under --mpi the ranks are the cores, shared by the ranges
+    plan, smp, ranks = job_sp.JobSp(parse_args(['--mpi', '4', '277.282'])).shape_plan(5000)
+    assert len(plan) == 4 and ranks == 1
+
+
+def test_mpi_sets_the_execution_mode_only():
+    text = '[EXECUTION]\nMODULE = a_runner\nMODE = SMP\n\n[A_RUNNER]\nMODE = MULTI-EPOCH\n'
+    assert job_sp.set_execution_mode(text, 'MPI') == text.replace('MODE = SMP', 'MODE = MPI')
+    args = parse_args(['--mpi', '2', '--mpiexec', 'mpiexec -f hosts', '277.282'])
+    command = job_sp.JobSp(args).launch('c.ini')
+    assert command[:4] == ['mpiexec', '-f', 'hosts', '-n'] and command[4] == '2'
+    assert command[-2:] == ['-c', 'c.ini']

@@ -39,8 +39,9 @@ def tiles_run(tmp_path_factory):
     tiles = (sp_run / 'tile_numbers.txt').read_text().split()
     env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
     env.pop('SP_CONFIG', None)
-    result = subprocess.run([os.path.join(BIN, 'job_sp'), '-j', '127', '--star_cat_from',
-                             'truth.fits'] + tiles, cwd=sp_run, env=env, capture_output=True,
+    # --nsh_jobs 2 as ShapePipe's option: two ID ranges per tile, merged by merge_sep_cats
+    result = subprocess.run([os.path.join(BIN, 'job_sp'), '-j', '127', '--nsh_jobs', '2',
+                             '--star_cat_from', 'truth.fits'] + tiles, cwd=sp_run, env=env, capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     truth = fits.getdata(sp_run / 'truth.fits', 'TRUTH')
@@ -70,7 +71,7 @@ def test_final_catalogue_per_tile_and_status(tiles_run):
     table = status_table(str(sp_run / 'output'), tiles)
     assert all(v == 'done' for steps in table.values() for v in steps.values())
     assert sorted(final_catalogs(str(sp_run / 'output'), tiles)) == tiles
-    assert 'shapes: ' in stdout and '2 ID ranges' in stdout
+    assert 'shapes: ' in stdout and '2 ID range(s)' in stdout
 
 
 def _match(catalog, truth):
@@ -100,3 +101,34 @@ def test_merged_catalogue_has_no_border_duplicates(tiles_run, tmp_path, monkeypa
     ids = index_all[sep_all < 1.0]
     assert len(ids) - len(set(ids)) >= 5
     assert len(everything) > len(merged)
+
+
+def process_pids(run_dir, module):
+    """Process ids of a module run's jobs, from their logs' first line."""
+    pids = set()
+    for path in glob.glob(os.path.join(run_dir, module, 'logs', 'process*.log')):
+        with open(path) as handle:
+            pids.add(handle.readline().split('pid ')[1].strip())
+    return pids
+
+
+def test_mpi_spreads_tiles_over_ranks(tiles_run):
+    """Runs last: steps 8-64 again on the four tiles with --mpi 2 (mpiexec)."""
+    sp_run, tiles, truth, stdout = tiles_run
+    env = dict(os.environ, PATH=BIN + os.pathsep + os.environ['PATH'])
+    env.pop('SP_CONFIG', None)
+    result = subprocess.run([os.path.join(BIN, 'job_sp'), '--mpi', '2', '-j', '120'] + tiles,
+                            cwd=sp_run, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert 'mpiexec -n 2 shapepipe_run' in result.stdout
+    run = sorted(glob.glob(str(sp_run / 'output' / 'run_sp_tile_Sx_exp_*')))[-1]
+    assert 'mode MPI' in open(os.path.join(run, 'logs', 'log_sp.log')).read()
+    # the four tiles over the two ranks; the exposures they share processed once
+    assert job_count(run, 'sextractor_runner_run_1') == 4
+    assert len(process_pids(run, 'sextractor_runner_run_1')) == 2
+    assert job_count(run, 'sextractor_runner_run_2') == 2 and job_count(run, 'psfex_runner') == 2
+    # the shape step computed its split (tiny tiles: one range over both ranks)
+    assert '1 ID range(s)' in result.stdout and '2 MPI rank(s) each' in result.stdout
+    finals = final_catalogs(str(sp_run / 'output'), tiles)
+    assert sorted(finals) == sorted(tiles)
+    assert all(os.path.getmtime(path) > os.path.getmtime(run) for path in finals.values())

@@ -56,3 +56,19 @@ def test_raw_tile_and_one_line_error(tmp_path, capsys):
     assert main([str(empty), str(tmp_path / 'none'), 'exp', '--from', str(stars)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and '<exp>p.fits.fz' in err
+
+
+def test_sp_star_cat_stands_for_from(tmp_path, monkeypatch):
+    """ShapePipe's job_sp.bash calls create_star_cat without --from: offline, $SP_STAR_CAT."""
+    tiles = tmp_path / 'input_tiles'
+    tiles.mkdir()
+    fits.PrimaryHDU(np.zeros((4644, 2112), np.float32),
+                    header=ccd_header(13, 220.0, 51.0)).writeto(tiles / 'CFIS.277.282.r.fits')
+    stars = _stars(tmp_path)
+    assert main([str(tiles), str(tmp_path / 'given'), '--from', str(stars)]) == 0
+    monkeypatch.setenv('SP_STAR_CAT', str(stars))
+    assert main([str(tiles), str(tmp_path / 'env')]) == 0
+    given = read_star_catalog(tmp_path / 'given' / 'star_cat-277-282.cat')
+    from_env = read_star_catalog(tmp_path / 'env' / 'star_cat-277-282.cat')
+    assert len(given) > 5 and len(from_env) == len(given)
+    np.testing.assert_allclose(from_env['ra'], given['ra'], atol=1e-9)

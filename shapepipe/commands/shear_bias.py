@@ -9,7 +9,10 @@ Examples::
 The input is a final catalogue (HDU ``RESULTS`` with the ``NGMIX_*_{1M,1P,2M,2P,NOSHEAR}``
 block) or an ngmix_runner output (HDUs ``1M 1P 2M 2P NOSHEAR``). The responses
 ``R`` (shear) and ``R_s`` (selection) are measured with finite differences of
-step ``--step``; the mean shear is ``<g> = (R + R_s)^-1 <e>``. With a truth
+step ``--step``; the mean shear is ``<g> = (R + R_s)^-1 <e>``. With
+``--metadetect`` (catalogues of ``[NGMIX_RUNNER] METADETECT``) each sheared
+catalogue is selected and averaged on its own, ``R = (<e>_1P - <e>_1M) / (2
+step)`` (shear, detection and selection response together). With a truth
 (``--g-true`` for a constant shear, ``--truth`` for a per-object one), the
 multiplicative and additive biases m, c are given; the PSF leakage alpha is the
 slope of the calibrated ellipticity against the PSF ellipticity. Errors come
@@ -119,7 +122,9 @@ def make_plots(catalog: str | os.PathLike | Mapping[str, Any], result: Mapping[s
     catalog = as_shear_catalog(catalog)
     cuts = Cuts(**result['cuts'])
     step = result['step']
-    selected = selection_masks(catalog, cuts)['NOSHEAR']
+    metadetect = result.get('estimator') == 'metadetect'
+    masks = selection_masks(catalog, cuts, metadetect)
+    selected = masks['NOSHEAR']
     e = catalog['NOSHEAR']['e'][selected]
     total = np.array(result['R_total'], float)
     paths = [os.path.join(output_dir, name) for name in PLOT_NAMES]
@@ -138,8 +143,9 @@ def make_plots(catalog: str | os.PathLike | Mapping[str, Any], result: Mapping[s
     figure = Figure(figsize=(10, 4))
     FigureCanvasAgg(figure)
     for i, (plus, minus) in enumerate(SHEAR_PAIRS):
-        per_object = (catalog[plus]['e'][selected, i] - catalog[minus]['e'][selected, i]) / (
-            2 * step)
+        # Metadetection: only objects measured in both sheared catalogues have one.
+        rows = selected & masks[plus] & masks[minus] if metadetect else selected
+        per_object = (catalog[plus]['e'][rows, i] - catalog[minus]['e'][rows, i]) / (2 * step)
         low, high = np.percentile(per_object, [0.5, 99.5])
         low, high = min(low, total[i, i]), max(high, total[i, i])
         margin = 0.05 * (high - low) + 1e-3
@@ -216,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument('--size-min', type=float, default=0.5, help='keep T/Tpsf > this (0.5)')
     parser.add_argument('--n-boot', type=int, default=200, help='bootstrap samples (200)')
     parser.add_argument('--seed', type=int, default=0, help='bootstrap seed (0)')
+    parser.add_argument('--metadetect', action='store_true',
+                        help='a metadetection catalogue ([NGMIX_RUNNER] METADETECT): each sheared '
+                             'catalogue selected and averaged on its own')
     parser.add_argument('--no-plots', action='store_true', help='do not write the PNG plots')
     parser.add_argument('-v', '--verbose', action='store_true')
     args = parser.parse_args(argv)
@@ -242,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 catalog = subset_catalog(catalog, matched)
                 g_true = g_true[matched]
         result = measure_shear_bias(catalog, cuts, args.step, g_true, args.n_boot,
-                                    np.random.default_rng(args.seed))
+                                    np.random.default_rng(args.seed), args.metadetect)
     except InputError as error:
         print(f'shapepipe_shear_bias: error: {error}', file=sys.stderr)
         return 1

@@ -46,17 +46,23 @@ def selection_mask(measurement: Mapping[str, ArrayLike], cuts: Cuts | Mapping[st
     return mask
 
 
-def selection_masks(catalog: Mapping[str, Any],
-                    cuts: Cuts | Mapping[str, Any] | None) -> dict[str, np.ndarray]:
+def selection_masks(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
+                    metadetect: bool = False) -> dict[str, np.ndarray]:
     """``{kind: mask}`` for the five metacal measurements.
 
-    Besides the cuts on its own measurement, every selection requires a finite
-    ellipticity in all five measurements, so that the responses are defined.
+    Metacal: besides the cuts on its own measurement, every selection requires
+    a finite ellipticity in all five measurements, so that the responses are
+    defined. Metadetection (``metadetect``): each sheared catalogue is
+    selected on its own measurement only (an object may be missing from it).
     """
     complete = np.logical_and.reduce([np.isfinite(catalog[kind]['e']).all(axis=1)
                                       for kind in MCAL_TYPES])
-    return {kind: selection_mask(catalog[kind], cuts, catalog.get('mcal_flags')) & complete
-            for kind in MCAL_TYPES}
+    masks = {}
+    for kind in MCAL_TYPES:
+        if metadetect:
+            complete = np.isfinite(catalog[kind]['e']).all(axis=1)
+        masks[kind] = selection_mask(catalog[kind], cuts, catalog.get('mcal_flags')) & complete
+    return masks
 
 
 def weighted_mean(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -141,7 +147,8 @@ def calibrate(e: ArrayLike, response: ArrayLike) -> np.ndarray:
 
 def shear_response(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_rec | Table,
                    cuts: Cuts | Mapping[str, Any] | None = None, step: float = 0.01,
-                   weights: ArrayLike | None = None) -> dict[str, Any]:
+                   weights: ArrayLike | None = None, metadetect: bool = False,
+                   ) -> dict[str, Any]:
     """Metacalibration responses and mean shear of a catalogue.
 
     Parameters
@@ -155,6 +162,10 @@ def shear_response(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_re
         Metacal shear step of the sheared measurements.
     weights : array, optional
         Per-object weights (e.g. bootstrap multiplicities).
+    metadetect : bool
+        The catalogue comes from metadetection (``[NGMIX_RUNNER] METADETECT``):
+        each sheared catalogue is selected and averaged on its own
+        (:func:`metadetect_response`); ``R_s`` is then included in ``R``.
 
     Returns
     -------
@@ -169,11 +180,11 @@ def shear_response(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_re
     """
     catalog = as_shear_catalog(catalog)
     cuts = as_cuts(cuts)
-    masks = selection_masks(catalog, cuts)
+    masks = selection_masks(catalog, cuts, metadetect)
     _check_selections(catalog, masks, cuts)
     n = len(masks['NOSHEAR'])
     weights = np.ones(n) if weights is None else np.asarray(weights, float)
-    R, R_s, mean_e = response_matrices(catalog, masks, step, weights)
+    R, R_s, mean_e = _responses(catalog, masks, step, weights, metadetect)
     total = R + R_s
     if not np.all(np.isfinite(total)) or abs(np.linalg.det(total)) < 1e-12:
         source = catalog.get('source', 'catalogue')
@@ -293,9 +304,17 @@ def psf_leakage(e_cal: ArrayLike, psf_e: ArrayLike,
     return result
 
 
-def _estimates(catalog, masks, step, g_true, weights):
+def _responses(catalog, masks, step, weights, metadetect):
+    """(R, R_s, <e>): metacal's, or metadetection's (R_s is then part of R, zero here)."""
+    if metadetect:
+        R, mean_e = metadetect_response(catalog, masks, step, weights)
+        return R, np.zeros((2, 2)), mean_e
+    return response_matrices(catalog, masks, step, weights)
+
+
+def _estimates(catalog, masks, step, g_true, weights, metadetect=False):
     """All quantities of one (possibly resampled) catalogue, as a flat dict of arrays."""
-    R, R_s, mean_e = response_matrices(catalog, masks, step, weights)
+    R, R_s, mean_e = _responses(catalog, masks, step, weights, metadetect)
     total = R + R_s
     w_noshear = weights * masks['NOSHEAR']
     estimates = {'R': R, 'R_s': R_s, 'R_total': total, 'mean_e': mean_e,
@@ -318,7 +337,8 @@ def _estimates(catalog, masks, step, g_true, weights):
 def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FITS_rec | Table,
                        cuts: Cuts | Mapping[str, Any] | None = None, step: float = 0.01,
                        g_true: ArrayLike | None = None, n_boot: int = 200,
-                       rng: np.random.Generator | int = 0) -> dict[str, Any]:
+                       rng: np.random.Generator | int = 0, metadetect: bool = False,
+                       ) -> dict[str, Any]:
     """Responses, mean shear, biases and leakage of a catalogue, with bootstrap errors.
 
     Parameters
@@ -337,6 +357,8 @@ def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FIT
         from the scatter are given.
     rng : numpy.random.Generator or int
         Generator (or seed) of the bootstrap; the global state is never used.
+    metadetect : bool
+        Metadetection catalogue: see :func:`shear_response`.
 
     Returns
     -------
@@ -347,8 +369,8 @@ def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FIT
     """
     catalog = as_shear_catalog(catalog)
     cuts = as_cuts(cuts)
-    summary = shear_response(catalog, cuts, step)      # validates the selections
-    masks = selection_masks(catalog, cuts)
+    summary = shear_response(catalog, cuts, step, metadetect=metadetect)   # validates
+    masks = selection_masks(catalog, cuts, metadetect)
     n = summary['n_objects']
     if g_true is not None:
         g_true = np.asarray(g_true, float)
@@ -356,12 +378,12 @@ def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FIT
             raise InputError(f'g_true has shape {g_true.shape}; expected (2,) or ({n}, 2)')
     catalog = without_nan_ellipticities(catalog)
     ones = np.ones(n)
-    best = _estimates(catalog, masks, step, g_true, ones)
+    best = _estimates(catalog, masks, step, g_true, ones, metadetect)
     rng = np.random.default_rng(rng)
     samples = []
     for _ in range(max(0, int(n_boot))):
         counts = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
-        samples.append(_estimates(catalog, masks, step, g_true, counts))
+        samples.append(_estimates(catalog, masks, step, g_true, counts, metadetect))
     errors = {}
     for key, value in best.items():
         if key != 'alpha_fit_err':
@@ -375,6 +397,7 @@ def measure_shear_bias(catalog: str | os.PathLike | Mapping[str, Any] | fits.FIT
               'n_selected': summary['n_selected'],
               'n_selected_sheared': summary['n_selected_sheared'],
               'step': step, 'cuts': dataclasses.asdict(cuts), 'n_boot': int(n_boot),
+              'estimator': 'metadetect' if metadetect else 'metacal',
               'truth': (None if g_true is None else
                         'per-object' if g_true.ndim == 2 else g_true.tolist())}
     for key, value in best.items():

@@ -35,7 +35,7 @@ from astropy.io import fits
 from scipy.spatial import cKDTree
 
 from shapepipe.shear.calibration import (calibrate, metadetect_response, response_matrices,
-                                         selection_mask)
+                                         selection_masks)
 from shapepipe.shear.catalogs import MCAL_TYPES, Cuts, read_catalog
 
 if TYPE_CHECKING:
@@ -112,20 +112,11 @@ def stack(catalogs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def masks_for(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
               bin_key: str | None = None, low: float | None = None,
               high: float | None = None, metadetect: bool = False) -> dict[str, np.ndarray]:
-    """Selections of the five measurements, optionally restricted to a bin.
-
-    Metacal (default) needs an object's five measurements (its responses are
-    differences per object); metadetection selects each sheared catalogue on
-    its own measurement only.
-    """
-    masks = {}
-    finite = np.ones(len(catalog['id']), bool)
-    for kind in MCAL_TYPES:
-        finite &= np.isfinite(catalog[kind]['e']).all(axis=1)
-    for kind in MCAL_TYPES:
-        if metadetect:
-            finite = np.isfinite(catalog[kind]['e']).all(axis=1)
-        m = selection_mask(catalog[kind], cuts, catalog['mcal_flags']) & finite
+    """Selections of the five measurements (:func:`selection_masks`: metacal
+    needs an object's five measurements, metadetection selects each sheared
+    catalogue on its own), restricted to galaxies and optionally to a bin."""
+    masks = selection_masks(catalog, cuts, metadetect)
+    for kind, m in masks.items():
         if 'galaxy' in catalog:
             m &= catalog['galaxy']
         if bin_key == 'snr':
@@ -137,7 +128,6 @@ def masks_for(catalog: Mapping[str, Any], cuts: Cuts | Mapping[str, Any] | None,
             value = catalog[bin_key]
         if bin_key is not None:
             m &= (value >= low) & (value < high)
-        masks[kind] = m
     return masks
 
 
@@ -257,12 +247,11 @@ def matched_bias(plus: Mapping[str, Any], minus: Mapping[str, Any], twin: np.nda
         for cat, masks, wc in ((plus, md_masks[0], weights * matched),
                                (minus, md_masks[1], w_minus)):
             response += np.diag(metadetect_response(cat, masks, step, wc)[0]) / 2
-    for i, (p_kind, m_kind) in enumerate((('1P', '1M'), ('2P', '2M'))):
-        if md_masks is not None:
-            break
-        for cat, rows in ((plus, np.flatnonzero(sel)), (minus, twin[sel])):
-            r = (cat[p_kind]['e'][rows, i] - cat[m_kind]['e'][rows, i]) / (2 * step)
-            response[i] += np.sum(w * r) / np.sum(w) / 2
+    else:
+        for i, (p_kind, m_kind) in enumerate((('1P', '1M'), ('2P', '2M'))):
+            for cat, rows in ((plus, np.flatnonzero(sel)), (minus, twin[sel])):
+                r = (cat[p_kind]['e'][rows, i] - cat[m_kind]['e'][rows, i]) / (2 * step)
+                response[i] += np.sum(w * r) / np.sum(w) / 2
     diff = np.sum(w[:, None] * (e_p - e_m), axis=0) / np.sum(w) / 2
     summ = np.sum(w[:, None] * (e_p + e_m), axis=0) / np.sum(w) / 2
     shear = np.asarray(shear, float)

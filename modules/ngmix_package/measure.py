@@ -538,13 +538,12 @@ def _assemble(ids, object_flags, n_kept, moments_fail, psfo, out_types, settings
         type_flags[kind] = flags
         tables[kind.upper()] = cols
     mcal_flags = object_flags & ~F.INFO
-    for flags in type_flags.values():
-        if settings.metadetect:
-            # Metadetection: the five catalogues are selected each on its own (flags of
-            # its type); a failure in one sheared image must not remove the object from
-            # the others (a selection the catalogue-mean response would not see).
-            break
-        mcal_flags |= flags & ~F.NOT_DETECTED
+    # Metadetection: the five catalogues are selected each on its own (flags of its
+    # type); a failure in one sheared image must not remove the object from the
+    # others (a selection the catalogue-mean response would not see).
+    if not settings.metadetect:
+        for flags in type_flags.values():
+            mcal_flags |= flags & ~F.NOT_DETECTED
     for cols in tables.values():
         cols['mcal_flags'] = mcal_flags
         cols['epoch_flags'] = object_flags & F.INFO

@@ -134,6 +134,19 @@ def sky_offsets_deg(ra: ArrayLike, dec: ArrayLike, ra0: float,
     return -np.degrees(xi), np.degrees(eta)
 
 
+def from_tangent_offsets(u: ArrayLike, v: ArrayLike, ra0: float,
+                         dec0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of :func:`sky_offsets_deg` with offsets (u west, v north) in
+    arcsec: (ra, dec) in degrees."""
+    xi = -np.radians(np.asarray(u, float) / 3600.0)
+    eta = np.radians(np.asarray(v, float) / 3600.0)
+    d0 = np.radians(dec0)
+    denom = np.cos(d0) - eta * np.sin(d0)
+    ra = ra0 + np.degrees(np.arctan2(xi, denom))
+    dec = np.degrees(np.arctan2(np.sin(d0) + eta * np.cos(d0), np.hypot(xi, denom)))
+    return ra, dec
+
+
 def true_psf_stamps(exposure: fits.FITS_record | Mapping[str, Any], wcs: WCS, ra: ArrayLike,
                     dec: ArrayLike, size: int = 51) -> np.ndarray:
     """The simulator's true PSF, pixelised, at sky positions of one exposure.

@@ -109,19 +109,6 @@ def make_galaxies(rng: np.random.Generator, ra0: float, dec0: float, half_width_
     }
 
 
-def from_tangent_offsets(u: ArrayLike, v: ArrayLike, ra0: float,
-                         dec0: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of :func:`render.sky_offsets_deg` with offsets (u west, v north) in
-    arcsec: (ra, dec) in degrees."""
-    xi = -np.radians(np.asarray(u, float) / 3600.0)
-    eta = np.radians(np.asarray(v, float) / 3600.0)
-    d0 = np.radians(dec0)
-    denom = np.cos(d0) - eta * np.sin(d0)
-    ra = ra0 + np.degrees(np.arctan2(xi, denom))
-    dec = np.degrees(np.arctan2(np.sin(d0) + eta * np.cos(d0), np.hypot(xi, denom)))
-    return ra, dec
-
-
 def position_groups(u: ArrayLike, v: ArrayLike, link: float) -> np.ndarray:
     """Friends-of-friends group label of each point (u, v), linking length ``link``."""
     from scipy.sparse import coo_matrix
@@ -165,7 +152,7 @@ def lens_positions(ra: ArrayLike, dec: ArrayLike, ra0: float, dec0: float, g1: A
       the anchor, 0.06" for g = 0.02 at 3").
     * ``'none'``: positions unchanged (shapes-only shear).
     """
-    from shapepipe.simulation.render import sky_offsets_deg
+    from shapepipe.simulation.render import from_tangent_offsets, sky_offsets_deg
 
     if mode not in SHEAR_POSITIONS:
         raise ValueError(f'unknown shear_positions {mode!r}: use {", ".join(SHEAR_POSITIONS)}')

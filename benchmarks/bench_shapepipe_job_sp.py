@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+from shapepipe.commands.job_sp import count_ccd_hdus
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 STEPS = ((1, 'retrieve images, star catalogues'), (2, 'prepare: uncompress, split, headers'),
@@ -46,13 +48,6 @@ def extract_script(mirror, branch, dest):
     return path
 
 
-def n_ccd_hdus(mosaic):
-    from astropy.io import fits
-
-    with fits.open(mosaic) as hdul:
-        return sum(1 for hdu in hdul[1:] if hdu.is_image)
-
-
 def prepare(work, tile):
     """The simulated field and the config copy; (run dir, config dir, truth path)."""
     run = os.path.join(work, 'run')
@@ -64,7 +59,7 @@ def prepare(work, tile):
     config = os.path.join(work, 'cfis_config')
     shutil.rmtree(config, ignore_errors=True)
     shutil.copytree(os.path.join(ROOT, 'example', 'cfis'), config)   # links followed
-    n_hdu = n_ccd_hdus(sorted(glob.glob(os.path.join(run, 'input_exposures', '*p.fits.fz')))[0])
+    n_hdu = count_ccd_hdus(sorted(glob.glob(os.path.join(run, 'input_exposures', '*p.fits.fz')))[0])
     path = os.path.join(config, 'config_exp_SpMh.ini')
     with open(path) as handle:
         text = re.sub(r'(?m)^N_HDU\s*=.*$', f'N_HDU = {n_hdu}', handle.read())

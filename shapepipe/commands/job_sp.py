@@ -94,6 +94,14 @@ def set_execution_mode(text: str, mode: str) -> str:
     return text[:match.start()] + section + text[match.end():]
 
 
+def count_ccd_hdus(mosaic: str) -> int:
+    """Image HDUs after the primary of an exposure mosaic (its CCDs; MegaCam: 40)."""
+    from astropy.io import fits
+
+    with fits.open(mosaic) as hdul:
+        return sum(1 for hdu in hdul[1:] if hdu.is_image)
+
+
 def id_ranges(
     n_obj: int, nsh_jobs: int, nsh_step: int = -1, nsh_max: int = -1,
 ) -> list[tuple[int, int, int]]:
@@ -335,14 +343,9 @@ class JobSp:
 
     def n_hdu(self) -> int:
         """CCD HDUs of the first exposure mosaic retrieved (MegaCam: 40)."""
-        from astropy.io import fits
-
         paths = sorted(glob.glob(os.path.join(self.last_output('get_images_runner_run_2'),
                                               'image-*')))
-        if not paths:
-            return 40
-        with fits.open(paths[0]) as hdul:
-            return sum(1 for hdu in hdul[1:] if hdu.is_image)
+        return count_ccd_hdus(paths[0]) if paths else 40
 
     def step_prepare(self) -> None:
         self.shapepipe_run(self.config_path(self.configs[2][0]), 'uncompress tile weights')

@@ -1,8 +1,8 @@
 """job_sp on the simulator's four neighbouring tiles (tiles2x2): wall time and
 peak memory on 1 tile and on 4 tiles, the speed-up of processing shared
 exposures once (4 tiles in one job against 4 one-tile jobs); on one larger tile
-(the demo field with a 3800^2-pixel tile, ~12000 objects at the demo's CFIS-like
-density) the whole job and the shape step with one range (--nsh_jobs 1), two
+(the demo field with a 3800^2-pixel tile: ~1900-2000 detected objects at the
+demo's CFIS-like density) the whole job and the shape step with one range (--nsh_jobs 1), two
 ranges (--nsh_jobs 2) and job_sp's computed split, with the cores they used.
 
     python benchmarks/bench_job_sp.py [--workdir DIR] [--split_field DIR] [--only_split]
@@ -72,7 +72,7 @@ def main(argv=None):
                         help='simulator preset of the one-tile field of the shape-split '
                              'comparison (the tiles2x2 corners hold too few objects)')
     parser.add_argument('--split_tile_npix', type=int, default=3800,
-                        help='its tile size in pixels (3800: ~12000 objects)')
+                        help='its tile size in pixels (3800: ~1900-2000 detected objects)')
     parser.add_argument('--split_field', default=None,
                         help='an already simulated one-tile field to use (copied)')
     parser.add_argument('--only_split', action='store_true',
